@@ -1,0 +1,8 @@
+/**
+ * hyperprop's public entry point: `import { … } from 'hyperprop'`.
+ *
+ * The reference machine (a faithful subset of 32-bit x86 as pure functions): its state types,
+ * `step` / `permitted` / `stepWith`, the page-table walker and its x86 format, the TLB as the
+ * architecture permits it, a standard boot machine, and the Popek–Goldberg classification.
+ */
+export * from './model/index.ts';

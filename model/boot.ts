@@ -1,0 +1,194 @@
+/**
+ * A standard bare-metal machine, as a small protected-mode kernel would leave it: a page
+ * directory and page tables over the geometry's linear window, a system page holding the GDT,
+ * IDT, TSS and an LDT, and data frames. Generators start from here and vary it.
+ *
+ * Physical layout (frame numbers): 0 page directory; 1 .. dirEntries page tables; then the
+ * system page; then one data frame per window page; the rest are spare.
+ * Linear layout: window page (0,0) maps the page table of directory slot 0 and (0,1) the page
+ * directory (supervisor, writable), so ordinary stores can rewrite live paging structures;
+ * the last window page maps the system page (supervisor); every other page maps its data frame.
+ */
+import { CR0, EFLAGS } from './bits.ts';
+import { DEFAULT_GEOMETRY, type Geometry, linear, PAGE_SIZE } from './geometry.ts';
+import { EMPTY_MEMORY, type PhysicalMemory, writeWord } from './memory.ts';
+import { PTE } from './paging.ts';
+import type { Cpl, Machine } from './state.ts';
+import { EMPTY_TLB } from './tlb.ts';
+
+/** Selectors of the standard GDT (SDM Vol. 3A §3.4.2: index << 3 | TI << 2 | RPL). */
+export const SEL = {
+  KERNEL_CODE: 0x08,
+  KERNEL_DATA: 0x10,
+  USER_CODE: 0x1b,
+  USER_DATA: 0x23,
+  TSS: 0x28,
+  LDT: 0x30,
+  RING1_CODE: 0x39,
+  RING1_DATA: 0x41,
+  CONFORMING_CODE: 0x48,
+  USER_READONLY_DATA: 0x53,
+  USER_EXECONLY_CODE: 0x5b,
+  NOT_PRESENT_DATA: 0x60,
+} as const;
+
+/** Byte offsets of the system structures inside the system page. */
+export const SYSTEM_PAGE = { GDT: 0x000, TSS: 0x400, LDT: 0x500, IDT: 0x800 } as const;
+export const GDT_LIMIT = 13 * 8 - 1;
+export const IDT_LIMIT = 256 * 8 - 1;
+export const TSS_LIMIT = 0x67;
+export const LDT_LIMIT = 2 * 8 - 1;
+
+/**
+ * Where the conformance harness keeps its exception handlers and kernel stack: the top 4 MiB of
+ * the linear space (directory slot 1023), which no generated operation touches. The IDT's gate
+ * offsets and the TSS's ESP0 point there so that the same bytes run on a real x86.
+ */
+export const HARNESS = { HANDLERS: 0xffc0_1000, HANDLER_STRIDE: 16, STACK_TOP: 0xffff_f000 } as const;
+
+/** Vectors whose gates user code may INT to (DPL 3): an interrupt gate and a trap gate. */
+export const USER_INT_VECTORS = { INTERRUPT_GATE: 0x80, TRAP_GATE: 0x81, NOT_PRESENT: 0x82 } as const;
+
+/** A code/data or system descriptor as its two doublewords (SDM Figure 3-8). */
+export const segmentDescriptor = (
+  base: number,
+  limit: number,
+  access: number,
+  flags = 0xc,
+): { lo: number; hi: number } => ({
+  lo: (((base & 0xffff) << 16) | (limit & 0xffff)) >>> 0,
+  hi:
+    ((base & 0xff00_0000) |
+      ((flags & 0xf) << 20) |
+      (limit & 0xf_0000) |
+      ((access & 0xff) << 8) |
+      ((base >>> 16) & 0xff)) >>>
+    0,
+});
+
+/** A 32-bit interrupt (type 0xE) or trap (0xF) gate (SDM Figure 6-2). */
+export const gateDescriptor = (
+  selector: number,
+  offset: number,
+  opts: { type: 0xe | 0xf; dpl: number; present: boolean },
+): { lo: number; hi: number } => ({
+  lo: (((selector & 0xffff) << 16) | (offset & 0xffff)) >>> 0,
+  hi: ((offset & 0xffff_0000) | (opts.present ? 0x8000 : 0) | ((opts.dpl & 3) << 13) | (opts.type << 8)) >>> 0,
+});
+
+export interface BootOptions {
+  readonly geometry: Geometry;
+  readonly cpl: Cpl;
+  readonly eflags: number;
+  readonly cr0: number;
+}
+
+/** Physical frame numbers of the standard layout for a geometry. */
+export const bootFrames = (g: Geometry) => {
+  const pageDirectory = 0;
+  const pageTable = (dir: number) => 1 + dir;
+  const system = 1 + g.dirEntries;
+  const data = (dir: number, table: number) => system + 1 + dir * g.tableEntries + table;
+  const firstSpare = system + 1 + g.dirEntries * g.tableEntries;
+  return { pageDirectory, pageTable, system, data, firstSpare };
+};
+
+/** The linear page (dir, table) the system page is mapped at: the last page of the window. */
+export const systemPageLinear = (g: Geometry): number => linear(g.dirEntries - 1, g.tableEntries - 1);
+
+/** The standard machine for a geometry. Throws only on a geometry too small to hold the layout. */
+export const bootMachine = (options: Partial<BootOptions> = {}): Machine => {
+  const geometry = options.geometry ?? DEFAULT_GEOMETRY;
+  const cpl = options.cpl ?? 0;
+  const f = bootFrames(geometry);
+  if (f.firstSpare > geometry.frames) throw new RangeError(`geometry needs at least ${f.firstSpare} frames`);
+  if (geometry.tableEntries < 2 && geometry.dirEntries < 2)
+    throw new RangeError('geometry needs a window of at least 2 pages');
+  let mem: PhysicalMemory = EMPTY_MEMORY;
+  const w = (pa: number, v: number) => {
+    mem = writeWord(mem, pa, v);
+  };
+  const sysLinear = systemPageLinear(geometry);
+  const sysPa = f.system * PAGE_SIZE;
+
+  // Paging structures.
+  for (let d = 0; d < geometry.dirEntries; d++) {
+    w(f.pageDirectory * PAGE_SIZE + d * 4, (f.pageTable(d) * PAGE_SIZE) | PTE.P | PTE.RW | PTE.US);
+    for (let t = 0; t < geometry.tableEntries; t++) {
+      const va = linear(d, t);
+      let pte: number;
+      if (va === sysLinear) pte = (f.system * PAGE_SIZE) | PTE.P | PTE.RW;
+      else if (d === 0 && t === 0) pte = (f.pageTable(0) * PAGE_SIZE) | PTE.P | PTE.RW;
+      else if (d === 0 && t === 1) pte = (f.pageDirectory * PAGE_SIZE) | PTE.P | PTE.RW;
+      else pte = (f.data(d, t) * PAGE_SIZE) | PTE.P | PTE.RW | PTE.US;
+      w(f.pageTable(d) * PAGE_SIZE + t * 4, pte >>> 0);
+    }
+  }
+
+  // GDT (flat 4 GiB segments unless noted). Access byte = P | DPL | S | type (SDM Figure 3-8).
+  const gdt: { lo: number; hi: number }[] = [
+    { lo: 0, hi: 0 },
+    segmentDescriptor(0, 0xfffff, 0x9b), // 0x08 ring-0 code, execute/read, accessed
+    segmentDescriptor(0, 0xfffff, 0x93), // 0x10 ring-0 data
+    segmentDescriptor(0, 0xfffff, 0xfb), // 0x18 ring-3 code
+    segmentDescriptor(0, 0xfffff, 0xf3), // 0x20 ring-3 data
+    segmentDescriptor(sysLinear + SYSTEM_PAGE.TSS, TSS_LIMIT, 0x8b, 0), // 0x28 32-bit TSS, busy (TR holds it)
+    segmentDescriptor(sysLinear + SYSTEM_PAGE.LDT, LDT_LIMIT, 0x82, 0), // 0x30 LDT
+    segmentDescriptor(0, 0xfffff, 0xbb), // 0x38 ring-1 code
+    segmentDescriptor(0, 0xfffff, 0xb3), // 0x40 ring-1 data
+    segmentDescriptor(0, 0xfffff, 0x9f), // 0x48 ring-0 conforming code
+    segmentDescriptor(0, 0xfffff, 0xf1), // 0x50 ring-3 read-only data
+    segmentDescriptor(0, 0xfffff, 0xf9), // 0x58 ring-3 execute-only code
+    segmentDescriptor(0, 0xfffff, 0x13), // 0x60 ring-0 data, not present
+  ];
+  gdt.forEach((d, i) => {
+    w(sysPa + SYSTEM_PAGE.GDT + i * 8, d.lo);
+    w(sysPa + SYSTEM_PAGE.GDT + i * 8 + 4, d.hi);
+  });
+  // LDT: a ring-3 data segment (selector 0x07) and a ring-0 data segment (0x0c).
+  [segmentDescriptor(0, 0xfffff, 0xf3), segmentDescriptor(0, 0xfffff, 0x93)].forEach((d, i) => {
+    w(sysPa + SYSTEM_PAGE.LDT + i * 8, d.lo);
+    w(sysPa + SYSTEM_PAGE.LDT + i * 8 + 4, d.hi);
+  });
+  // TSS: ESP0 and SS0 for entries from ring 3; the I/O map base lies past the limit (no bitmap).
+  w(sysPa + SYSTEM_PAGE.TSS + 4, HARNESS.STACK_TOP);
+  w(sysPa + SYSTEM_PAGE.TSS + 8, SEL.KERNEL_DATA);
+  w(sysPa + SYSTEM_PAGE.TSS + 0x64, (TSS_LIMIT + 1) << 16);
+  // IDT: ring-0 interrupt gates, except the user vectors.
+  for (let v = 0; v < 256; v++) {
+    const handler = (HARNESS.HANDLERS + v * HARNESS.HANDLER_STRIDE) >>> 0;
+    const g =
+      v === USER_INT_VECTORS.INTERRUPT_GATE
+        ? gateDescriptor(SEL.KERNEL_CODE, handler, { type: 0xe, dpl: 3, present: true })
+        : v === USER_INT_VECTORS.TRAP_GATE
+          ? gateDescriptor(SEL.KERNEL_CODE, handler, { type: 0xf, dpl: 3, present: true })
+          : v === USER_INT_VECTORS.NOT_PRESENT
+            ? gateDescriptor(SEL.KERNEL_CODE, handler, { type: 0xe, dpl: 3, present: false })
+            : gateDescriptor(SEL.KERNEL_CODE, handler, { type: 0xe, dpl: 0, present: true });
+    w(sysPa + SYSTEM_PAGE.IDT + v * 8, g.lo);
+    w(sysPa + SYSTEM_PAGE.IDT + v * 8 + 4, g.hi);
+  }
+
+  const cs = cpl === 0 ? SEL.KERNEL_CODE : cpl === 3 ? SEL.USER_CODE : cpl === 1 ? SEL.RING1_CODE : SEL.KERNEL_CODE;
+  return {
+    geometry,
+    memory: mem,
+    tlb: EMPTY_TLB,
+    cpu: {
+      cpl,
+      cs: ((cs & 0xfffc) | cpl) >>> 0,
+      eflags: ((options.eflags ?? 0) | EFLAGS.RESERVED1) >>> 0,
+      regs: [0, 0, 0, 0],
+      cr0: (options.cr0 ?? CR0.PE | CR0.ET | CR0.WP | CR0.PG) >>> 0,
+      cr2: 0,
+      cr3: f.pageDirectory * PAGE_SIZE,
+      gdtr: { base: sysLinear + SYSTEM_PAGE.GDT, limit: GDT_LIMIT },
+      idtr: { base: sysLinear + SYSTEM_PAGE.IDT, limit: IDT_LIMIT },
+      ldtr: { selector: SEL.LDT, base: sysLinear + SYSTEM_PAGE.LDT, limit: LDT_LIMIT },
+      tr: { selector: SEL.TSS, base: sysLinear + SYSTEM_PAGE.TSS, limit: TSS_LIMIT },
+      run: 'running',
+      stiShadow: false,
+      pending: [],
+    },
+  };
+};

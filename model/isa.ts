@@ -1,0 +1,380 @@
+/**
+ * The ISA semantics: `step(machine, op)`, one pure function used both as the bare-metal
+ * reference and (later) as the host CPU. Each instruction follows its Intel SDM Vol. 2
+ * pseudo-code for protected mode with CR4 = 0 (no VME/PVI, no PSE/PAE, no SMEP/SMAP).
+ */
+import { CR0, CR0_DEFINED, EFLAGS, iopl, parityEven, STATUS_FLAGS, TIMER_VECTOR, VEC } from './bits.ts';
+import { CANONICAL, type Chooser, enumerateChoices } from './choice.ts';
+import { deliver, deliverOnce } from './delivery.ts';
+import {
+  DESCRIPTOR_ACCESSED,
+  descriptorBase,
+  descriptorDpl,
+  descriptorLimit,
+  descriptorPresent,
+  descriptorType,
+  isCode,
+  isCodeOrData,
+  isConformingCode,
+  type RawDescriptor,
+  readDescriptor,
+  typeBit1,
+  writeDescriptorTypeByte,
+} from './descriptors.ts';
+import {
+  type Delivered,
+  type Exec,
+  fault,
+  finishExec,
+  gp,
+  isFault,
+  readBytes,
+  readU32,
+  startExec,
+  writeBytes,
+  writeU32,
+} from './exec.ts';
+import { pageNumber } from './geometry.ts';
+import { type Op, opProblem } from './ops.ts';
+import type { Cpl, Cpu, Machine, Reg, Registers } from './state.ts';
+import { tlbFlush, tlbInvalidatePage } from './tlb.ts';
+
+export type { Delivered, EventSource } from './exec.ts';
+
+/**
+ * What a step did, as the guest kernel can tell:
+ * - `retired`: the instruction completed;
+ * - `faulted`: it raised an exception (delivered, see `events`);
+ * - `event`: a non-instruction event (a timer tick) happened;
+ * - `halted`: the processor is halted (HLT) and did not execute the instruction;
+ * - `shutdown`: a triple fault shut the processor down (it stays so);
+ * - `invalid-op`: the operation is outside the modelled subset (`problem` says why); nothing changed.
+ */
+export type Status = 'retired' | 'faulted' | 'event' | 'halted' | 'shutdown' | 'invalid-op';
+
+/** The outcome of one step: its status and the events delivered to the kernel, in order. */
+export interface Outcome {
+  readonly status: Status;
+  readonly events: readonly Delivered[];
+  readonly problem?: string;
+}
+
+/** One permitted behaviour of a step: the next machine and what the guest saw. */
+export interface Successor {
+  readonly machine: Machine;
+  readonly outcome: Outcome;
+}
+
+/**
+ * The canonical behaviour of `op` on `machine`: the one a processor with no TLB and no caching
+ * would show. Total and pure: it never throws and never changes its input.
+ */
+export const step = (machine: Machine, op: Op): Successor => stepWith(machine, op, CANONICAL);
+
+/**
+ * Every behaviour the architecture permits for `op` on `machine`, canonical first
+ * (stale TLB entries and cached PDEs, accessed flags of faulting walks, undefined result bits).
+ * A checker tests membership of an observed behaviour in this set.
+ */
+export const permitted = (machine: Machine, op: Op): readonly Successor[] =>
+  enumerateChoices((c) => stepWith(machine, op, c));
+
+/** One behaviour of `op` on `machine`, with `chooser` resolving every architectural choice. */
+export const stepWith = (machine: Machine, op: Op, chooser: Chooser): Successor => {
+  const problem = opProblem(op);
+  if (problem !== undefined) return { machine, outcome: { status: 'invalid-op', events: [], problem } };
+  if (machine.cpu.run === 'shutdown') return { machine, outcome: { status: 'shutdown', events: [] } };
+  const x = startExec(machine, chooser);
+  let status: Status;
+  if (op.kind === 'timer') {
+    raiseInterrupt(x, TIMER_VECTOR);
+    status = 'event';
+  } else if (x.cpu.run === 'halted') {
+    return { machine, outcome: { status: 'halted', events: [] } };
+  } else {
+    // The STI shadow covers exactly the instruction after STI (SDM STI): consume it now.
+    if (x.cpu.stiShadow) x.cpu = { ...x.cpu, stiShadow: false };
+    try {
+      execute(x, op);
+      status = 'retired';
+    } catch (e) {
+      if (!isFault(e)) throw e;
+      status = 'faulted';
+      deliver(x, { vector: e.vector, source: 'exception', errorCode: e.errorCode });
+    }
+  }
+  interruptBoundary(x);
+  if (x.cpu.run === 'shutdown') status = 'shutdown';
+  return { machine: finishExec(x), outcome: { status, events: x.events } };
+};
+
+/** Mark an external interrupt vector pending. */
+const raiseInterrupt = (x: Exec, vector: number) => {
+  if (x.cpu.pending.includes(vector)) return;
+  x.cpu = { ...x.cpu, pending: [...x.cpu.pending, vector].sort((a, b) => a - b) };
+};
+
+/**
+ * At an instruction boundary, deliver pending external interrupts, highest vector first, while
+ * EFLAGS.IF = 1 and no STI shadow blocks them (SDM §6.8.1, §6.9). A delivery wakes a halted CPU.
+ */
+const interruptBoundary = (x: Exec) => {
+  while (x.cpu.run !== 'shutdown' && x.cpu.pending.length > 0 && x.cpu.eflags & EFLAGS.IF && !x.cpu.stiShadow) {
+    const vector = x.cpu.pending[x.cpu.pending.length - 1]!;
+    x.cpu = { ...x.cpu, pending: x.cpu.pending.slice(0, -1) };
+    deliver(x, { vector, source: 'external' });
+  }
+};
+
+const setReg = (x: Exec, r: Reg, value: number) => {
+  const regs = x.cpu.regs.slice() as [number, number, number, number];
+  regs[r] = value >>> 0;
+  x.cpu = { ...x.cpu, regs: regs as Registers };
+};
+const update = (x: Exec, patch: Partial<Cpu>) => {
+  x.cpu = { ...x.cpu, ...patch };
+};
+const setFlag = (eflags: number, flag: number, on: boolean) => (on ? eflags | flag : eflags & ~flag) >>> 0;
+
+/** Privileged instructions raise #GP(0) unless CPL = 0 (SDM Vol. 3A §5.9). */
+const requireCpl0 = (x: Exec) => {
+  if (x.cpu.cpl !== 0) throw gp(0);
+};
+/** IOPL-sensitive instructions raise #GP(0) when CPL > IOPL (SDM Vol. 1 §18.5.1, Vol. 3A §2.8.1). */
+const requireIopl = (x: Exec) => {
+  if (x.cpu.cpl > iopl(x.cpu.eflags)) throw gp(0);
+};
+/** Explicit data accesses are user-mode accesses at CPL 3 (SDM §4.6). */
+const userMode = (x: Exec) => x.cpu.cpl === 3;
+
+/**
+ * The EFLAGS an image loads into, by POPF or IRET at `cpl` (SDM POPF/IRET operation):
+ * status flags, DF, AC and ID always; IF only when CPL <= IOPL; IOPL only at CPL 0.
+ * Reserved bits keep their fixed values (bit 1 reads as 1).
+ */
+export const loadEflags = (old: number, image: number, cpl: Cpl): number => {
+  let mask = STATUS_FLAGS | EFLAGS.DF | EFLAGS.AC | EFLAGS.ID;
+  if (cpl === 0) mask |= EFLAGS.IF | EFLAGS.IOPL;
+  else if (cpl <= iopl(old)) mask |= EFLAGS.IF;
+  return ((old & ~mask) | (image & mask) | EFLAGS.RESERVED1) >>> 0;
+};
+
+/** Status flags of a 32-bit ADD (SDM ADD; flags per Vol. 1 Appendix A). */
+export const addFlags = (a: number, b: number): { result: number; flags: number } => {
+  const result = (a + b) >>> 0;
+  let f = 0;
+  if (a + b > 0xffff_ffff) f |= EFLAGS.CF;
+  if (parityEven(result)) f |= EFLAGS.PF;
+  if ((a ^ b ^ result) & 0x10) f |= EFLAGS.AF;
+  if (result === 0) f |= EFLAGS.ZF;
+  if (result & 0x8000_0000) f |= EFLAGS.SF;
+  if (((a ^ result) & (b ^ result)) >>> 31) f |= EFLAGS.OF;
+  return { result, flags: f };
+};
+
+const u16le = (b: readonly number[], i: number) => b[i]! | (b[i + 1]! << 8);
+
+/** Read the 6-byte pseudo-descriptor of LGDT/LIDT (32-bit operand size: a 32-bit base). */
+const readPseudoDescriptor = (x: Exec, va: number) => {
+  const b = readBytes(x, va, 6, userMode(x));
+  return { limit: u16le(b, 0), base: (u16le(b, 2) | (u16le(b, 4) << 16)) >>> 0 };
+};
+const writePseudoDescriptor = (x: Exec, va: number, t: { base: number; limit: number }) =>
+  writeBytes(
+    x,
+    va,
+    [
+      t.limit & 0xff,
+      (t.limit >>> 8) & 0xff,
+      t.base & 0xff,
+      (t.base >>> 8) & 0xff,
+      (t.base >>> 16) & 0xff,
+      t.base >>> 24,
+    ],
+    userMode(x),
+  );
+
+/** The descriptor a selector names for LAR/LSL/VERR/VERW, or undefined for a null selector or one past the limit. */
+const lookupForCheck = (x: Exec, selector: number): RawDescriptor | undefined =>
+  (selector & 0xfffc) === 0 ? undefined : readDescriptor(x, selector);
+
+/** DPL >= CPL and DPL >= RPL, waived for conforming code (SDM LAR/LSL/VERR/VERW). */
+const privilegeAllows = (x: Exec, hi: number, selector: number) =>
+  isConformingCode(hi) || (descriptorDpl(hi) >= x.cpu.cpl && descriptorDpl(hi) >= (selector & 3));
+
+const LAR_SYSTEM_TYPES = [1, 2, 3, 4, 5, 9, 0xb, 0xc];
+const LSL_SYSTEM_TYPES = [1, 2, 3, 9, 0xb];
+
+const execute = (x: Exec, op: Op): void => {
+  const cpu = x.cpu;
+  switch (op.kind) {
+    case 'movImm':
+      return setReg(x, op.dst, op.imm);
+    case 'add': {
+      const { result, flags } = addFlags(cpu.regs[op.dst], cpu.regs[op.src]);
+      setReg(x, op.dst, result);
+      return update(x, { eflags: ((x.cpu.eflags & ~STATUS_FLAGS) | flags) >>> 0 });
+    }
+    case 'load':
+      return setReg(x, op.dst, readU32(x, op.va, userMode(x)));
+    case 'store':
+      return writeU32(x, op.va, cpu.regs[op.src], userMode(x));
+
+    case 'movToCr0': {
+      requireCpl0(x);
+      const v = op.value >>> 0;
+      // SDM MOV CR: #GP(0) for PG = 1 with PE = 0, or NW = 1 with CD = 0.
+      if ((v & CR0.PG && !(v & CR0.PE)) || (v & CR0.NW && !(v & CR0.CD))) throw gp(0);
+      const cr0 = ((v & CR0_DEFINED) | CR0.ET) >>> 0;
+      // Changing CR0.PG invalidates all TLB entries (SDM §4.10.4.1); CR0.WP is applied at use.
+      const flush = ((cr0 ^ cpu.cr0) & CR0.PG) !== 0;
+      update(x, { cr0 });
+      if (flush) x.tlb = tlbFlush(x.tlb);
+      return;
+    }
+    case 'movToCr3':
+      requireCpl0(x);
+      update(x, { cr3: op.value >>> 0 });
+      x.tlb = tlbFlush(x.tlb);
+      return;
+    case 'movFromCr':
+      requireCpl0(x);
+      return setReg(x, op.dst, op.cr === 0 ? cpu.cr0 : op.cr === 2 ? cpu.cr2 : cpu.cr3);
+    case 'clts':
+      requireCpl0(x);
+      return update(x, { cr0: (cpu.cr0 & ~CR0.TS) >>> 0 });
+    case 'invlpg':
+      requireCpl0(x);
+      x.tlb = tlbInvalidatePage(x.tlb, pageNumber(op.va));
+      return;
+    case 'cli':
+      requireIopl(x);
+      return update(x, { eflags: setFlag(cpu.eflags, EFLAGS.IF, false) });
+    case 'sti':
+      requireIopl(x);
+      // STI from IF = 0 blocks interrupts until after the next instruction (SDM STI).
+      return update(x, { eflags: setFlag(cpu.eflags, EFLAGS.IF, true), stiShadow: !(cpu.eflags & EFLAGS.IF) });
+    case 'hlt':
+      requireCpl0(x);
+      return update(x, { run: 'halted' });
+    case 'lgdt':
+      requireCpl0(x);
+      return update(x, { gdtr: readPseudoDescriptor(x, op.va) });
+    case 'lidt':
+      requireCpl0(x);
+      return update(x, { idtr: readPseudoDescriptor(x, op.va) });
+    case 'lldt': {
+      requireCpl0(x);
+      const sel = cpu.regs[op.src] & 0xffff;
+      // SDM LLDT: a null selector marks LDTR invalid; otherwise a present LDT descriptor in the GDT.
+      if ((sel & 0xfffc) === 0) return update(x, { ldtr: { selector: sel, base: 0, limit: 0 } });
+      if (sel & 4) throw gp(sel & 0xfffc);
+      const d = readDescriptor(x, sel);
+      if (!d || isCodeOrData(d.hi) || descriptorType(d.hi) !== 2) throw gp(sel & 0xfffc);
+      if (!descriptorPresent(d.hi)) throw fault(VEC.NP, sel & 0xfffc);
+      return update(x, {
+        ldtr: { selector: sel, base: descriptorBase(d.lo, d.hi), limit: descriptorLimit(d.lo, d.hi) },
+      });
+    }
+    case 'ltr': {
+      requireCpl0(x);
+      const sel = cpu.regs[op.src] & 0xffff;
+      // SDM LTR: an available TSS descriptor in the GDT, which LTR marks busy.
+      if ((sel & 0xfffc) === 0) throw gp(0);
+      if (sel & 4) throw gp(sel & 0xfffc);
+      const d = readDescriptor(x, sel);
+      const type = d ? descriptorType(d.hi) : -1;
+      if (!d || isCodeOrData(d.hi) || (type !== 1 && type !== 9)) throw gp(sel & 0xfffc);
+      if (!descriptorPresent(d.hi)) throw fault(VEC.NP, sel & 0xfffc);
+      writeDescriptorTypeByte(x, d, d.hi | (2 << 8));
+      return update(x, { tr: { selector: sel, base: descriptorBase(d.lo, d.hi), limit: descriptorLimit(d.lo, d.hi) } });
+    }
+    case 'in':
+      // No I/O permission bitmap in the model's TSS: CPL > IOPL always faults (see README).
+      requireIopl(x);
+      // No device decodes these ports yet: the bus floats high.
+      return setReg(x, 0, 0xffff_ffff);
+    case 'out':
+      requireIopl(x);
+      return;
+
+    case 'sgdt':
+      return writePseudoDescriptor(x, op.va, cpu.gdtr);
+    case 'sidt':
+      return writePseudoDescriptor(x, op.va, cpu.idtr);
+    case 'sldt':
+      // 32-bit register destination: the high 16 bits are cleared on P6 and later (SDM SLDT).
+      return setReg(x, op.dst, cpu.ldtr.selector & 0xffff);
+    case 'str':
+      return setReg(x, op.dst, cpu.tr.selector & 0xffff);
+    case 'smsw':
+      // 16-bit register form: CR0[15:0] into the low word, the high word unchanged (SDM SMSW).
+      return setReg(x, op.dst, (cpu.regs[op.dst] & 0xffff_0000) | (cpu.cr0 & 0xffff));
+    case 'pushf':
+      // PUSHFD pushes EFLAGS with RF and VM cleared (neither is ever set here).
+      return setReg(x, op.dst, cpu.eflags);
+    case 'popf':
+      return update(x, { eflags: loadEflags(cpu.eflags, op.image, cpu.cpl) });
+    case 'movFromCs':
+      return setReg(x, op.dst, cpu.cs & 0xffff);
+    case 'lar':
+    case 'lsl': {
+      const sel = cpu.regs[op.src] & 0xffff;
+      const d = lookupForCheck(x, sel);
+      const types = op.kind === 'lar' ? LAR_SYSTEM_TYPES : LSL_SYSTEM_TYPES;
+      const ok =
+        d !== undefined &&
+        (isCodeOrData(d.hi) || types.includes(descriptorType(d.hi))) &&
+        privilegeAllows(x, d.hi, sel);
+      update(x, { eflags: setFlag(x.cpu.eflags, EFLAGS.ZF, ok) });
+      if (!ok || !d) return;
+      if (op.kind === 'lsl') return setReg(x, op.dst, descriptorLimit(d.lo, d.hi));
+      // SDM LAR: the second doubleword masked by 00FxFF00H; bits 19:16 are left undefined, and
+      // implementations return either 0 or the limit bits there.
+      const limitBits = d.hi & 0x000f_0000;
+      const undefinedBits = limitBits !== 0 && x.chooser.choose(2) === 1 ? limitBits : 0;
+      return setReg(x, op.dst, (d.hi & 0x00f0_ff00) | undefinedBits);
+    }
+    case 'verr':
+    case 'verw': {
+      const sel = cpu.regs[op.src] & 0xffff;
+      const d = lookupForCheck(x, sel);
+      let ok = false;
+      if (d && isCodeOrData(d.hi)) {
+        if (op.kind === 'verr') ok = (!isCode(d.hi) || typeBit1(d.hi)) && privilegeAllows(x, d.hi, sel);
+        else ok = !isCode(d.hi) && typeBit1(d.hi) && privilegeAllows(x, d.hi, sel);
+      }
+      return update(x, { eflags: setFlag(x.cpu.eflags, EFLAGS.ZF, ok) });
+    }
+
+    case 'int':
+      // INT n: a software interrupt through the IDT; a bad gate faults the instruction itself.
+      return deliverOnce(x, { vector: op.vector, source: 'software' }, 0);
+    case 'iret':
+      return iret(x, op.cs, op.eflags);
+    case 'ud2':
+      throw fault(VEC.UD);
+    case 'timer':
+      return; // handled in stepWith
+  }
+};
+
+/**
+ * IRET in protected mode without NT (SDM IRET, PROTECTED-MODE-RETURN): the frame's CS is
+ * checked against its descriptor, EFLAGS is loaded by the rules of the current CPL, and CPL
+ * becomes CS.RPL (a return to the same or an outer level).
+ */
+const iret = (x: Exec, cs: number, image: number) => {
+  const cpu = x.cpu;
+  if ((cs & 0xfffc) === 0) throw gp(0);
+  const code = cs & 0xfffc;
+  const d = readDescriptor(x, cs);
+  if (!d || !isCode(d.hi)) throw gp(code);
+  const rpl = (cs & 3) as Cpl;
+  if (rpl < cpu.cpl) throw gp(code);
+  const dpl = descriptorDpl(d.hi);
+  if (isConformingCode(d.hi) ? dpl > rpl : dpl !== rpl) throw gp(code);
+  if (!descriptorPresent(d.hi)) throw fault(VEC.NP, code);
+  writeDescriptorTypeByte(x, d, d.hi | DESCRIPTOR_ACCESSED);
+  update(x, { eflags: loadEflags(cpu.eflags, image, cpu.cpl), cpl: rpl, cs: (code | rpl) >>> 0 });
+};

@@ -1,0 +1,17 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  resolve: {
+    // Tests import the package by its public name, exactly as a user would.
+    alias: { hyperprop: fileURLToPath(new URL('./index.ts', import.meta.url)) },
+  },
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    pool: 'threads',
+    // CI asks for a JSON report too, to print its closing `tests: N passed, N failed` line.
+    reporters: process.env.HYPERPROP_TEST_REPORT ? ['default', 'json'] : ['default'],
+    ...(process.env.HYPERPROP_TEST_REPORT ? { outputFile: { json: process.env.HYPERPROP_TEST_REPORT } } : {}),
+  },
+});
