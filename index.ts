@@ -6,3 +6,4 @@
  * architecture permits it, a standard boot machine, and the Popek–Goldberg classification.
  */
 export * from './model/index.ts';
+export * from './properties/classify.ts';

@@ -30,11 +30,12 @@ export const SEL = {
   USER_READONLY_DATA: 0x53,
   USER_EXECONLY_CODE: 0x5b,
   NOT_PRESENT_DATA: 0x60,
+  AVAILABLE_TSS: 0x68,
 } as const;
 
 /** Byte offsets of the system structures inside the system page. */
-export const SYSTEM_PAGE = { GDT: 0x000, TSS: 0x400, LDT: 0x500, IDT: 0x800 } as const;
-export const GDT_LIMIT = 13 * 8 - 1;
+export const SYSTEM_PAGE = { GDT: 0x000, TSS: 0x400, LDT: 0x500, TSS2: 0x600, IDT: 0x800 } as const;
+export const GDT_LIMIT = 14 * 8 - 1;
 export const IDT_LIMIT = 256 * 8 - 1;
 export const TSS_LIMIT = 0x67;
 export const LDT_LIMIT = 2 * 8 - 1;
@@ -140,6 +141,7 @@ export const bootMachine = (options: Partial<BootOptions> = {}): Machine => {
     segmentDescriptor(0, 0xfffff, 0xf1), // 0x50 ring-3 read-only data
     segmentDescriptor(0, 0xfffff, 0xf9), // 0x58 ring-3 execute-only code
     segmentDescriptor(0, 0xfffff, 0x13), // 0x60 ring-0 data, not present
+    segmentDescriptor(sysLinear + SYSTEM_PAGE.TSS2, TSS_LIMIT, 0x89, 0), // 0x68 32-bit TSS, available (for LTR)
   ];
   gdt.forEach((d, i) => {
     w(sysPa + SYSTEM_PAGE.GDT + i * 8, d.lo);
@@ -154,6 +156,9 @@ export const bootMachine = (options: Partial<BootOptions> = {}): Machine => {
   w(sysPa + SYSTEM_PAGE.TSS + 4, HARNESS.STACK_TOP);
   w(sysPa + SYSTEM_PAGE.TSS + 8, SEL.KERNEL_DATA);
   w(sysPa + SYSTEM_PAGE.TSS + 0x64, (TSS_LIMIT + 1) << 16);
+  w(sysPa + SYSTEM_PAGE.TSS2 + 4, HARNESS.STACK_TOP);
+  w(sysPa + SYSTEM_PAGE.TSS2 + 8, SEL.KERNEL_DATA);
+  w(sysPa + SYSTEM_PAGE.TSS2 + 0x64, (TSS_LIMIT + 1) << 16);
   // IDT: ring-0 interrupt gates, except the user vectors.
   for (let v = 0; v < 256; v++) {
     const handler = (HARNESS.HANDLERS + v * HARNESS.HANDLER_STRIDE) >>> 0;
