@@ -4,10 +4,29 @@
  * chooser is one permitted behaviour; enumerating every chooser gives the permitted set.
  */
 
+/**
+ * What a choice is about, for choosers that model one implementation rather than all of them
+ * (a real CPU's TLB uses its cached entry when it has one). Alternatives of a `translation`
+ * choice are, in order: a fresh walk, a walk from each cached PDE, each cached translation (oldest first).
+ */
+export type ChoicePoint =
+  | { readonly kind: 'translation'; readonly cachedPdes: number; readonly cachedTranslations: number }
+  | { readonly kind: 'accessed-on-fault' }
+  | { readonly kind: 'undefined-bits' };
+
 /** Picks one of `n` alternatives (0 .. n-1). Alternative 0 is the canonical behaviour. */
 export interface Chooser {
-  readonly choose: (n: number) => number;
+  readonly choose: (n: number, point?: ChoicePoint) => number;
 }
+
+/**
+ * A real processor: uses the most recent cached translation of a page when it has one and walks
+ * otherwise; everything else canonical.
+ */
+export const REAL_CPU: Chooser = Object.freeze({
+  choose: (n: number, point?: ChoicePoint) =>
+    point?.kind === 'translation' && point.cachedTranslations > 0 ? n - 1 : 0,
+});
 
 /** Always the canonical alternative. */
 export const CANONICAL: Chooser = Object.freeze({ choose: () => 0 });

@@ -16,7 +16,7 @@ import {
   readDescriptor,
   writeDescriptorTypeByte,
 } from './descriptors.ts';
-import { type EventSource, type Exec, fault, gp, isFault, readBytes } from './exec.ts';
+import { type EventSource, type Exec, type ExitInfo, fault, gp, isFault, readBytes, vmexit } from './exec.ts';
 import type { Cpl } from './state.ts';
 
 /** An event to deliver. */
@@ -24,6 +24,8 @@ export interface PendingEvent {
   readonly vector: number;
   readonly source: EventSource;
   readonly errorCode?: number;
+  /** For #PF: the linear address, written to CR2 when the fault is raised toward the IDT. */
+  readonly address?: number;
 }
 
 const GATE_INTERRUPT32 = 0x0e;
@@ -82,13 +84,26 @@ const klass = (ev: PendingEvent): Klass => {
  */
 export const deliver = (x: Exec, first: PendingEvent): void => {
   let ev = first;
+  let during: PendingEvent | undefined;
   for (;;) {
+    if (ev.source === 'exception') {
+      // An intercepted exception leaves for the hypervisor instead (VMX exception bitmap, or the
+      // hypervisor's own IDT); a #PF that exits does not write CR2 (SDM Vol. 3C §27.1).
+      if (x.hw.exits?.exception?.(ev.vector)) throw vmexit(exceptionExit(ev, during));
+      if (ev.vector === VEC.PF && ev.address !== undefined) x.cpu = { ...x.cpu, cr2: ev.address };
+    }
     try {
       deliverOnce(x, ev, ev.source === 'software' ? 0 : 1);
       return;
     } catch (e) {
       if (!isFault(e)) throw e;
-      const second: PendingEvent = { vector: e.vector, source: 'exception', errorCode: e.errorCode };
+      const second: PendingEvent =
+        e.address === undefined
+          ? { vector: e.vector, source: 'exception', errorCode: e.errorCode }
+          : { vector: e.vector, source: 'exception', errorCode: e.errorCode, address: e.address };
+      if (x.hw.exits?.exception?.(second.vector)) throw vmexit(exceptionExit(second, ev));
+      if (second.vector === VEC.PF && second.address !== undefined) x.cpu = { ...x.cpu, cr2: second.address };
+      during = ev;
       const k1 = klass(ev);
       const k2 = klass(second);
       if (k1 === 'double-fault') {
@@ -102,3 +117,11 @@ export const deliver = (x: Exec, first: PendingEvent): void => {
     }
   }
 };
+
+const exceptionExit = (ev: PendingEvent, during: PendingEvent | undefined): ExitInfo => ({
+  reason: 'exception',
+  vector: ev.vector,
+  ...(hasErrorCode(ev.vector) ? { errorCode: ev.errorCode ?? 0 } : {}),
+  ...(ev.address === undefined ? {} : { address: ev.address }),
+  ...(during === undefined ? {} : { during: { vector: during.vector, source: during.source } }),
+});

@@ -3,9 +3,10 @@
  * paging and the TLB. Local to `step` (never escapes it), which stays a pure function.
  */
 import { CR0, VEC } from './bits.ts';
-import type { Chooser } from './choice.ts';
-import { pageNumber, pageOffset } from './geometry.ts';
+import type { ChoicePoint, Chooser } from './choice.ts';
+import { PAGE_SIZE, pageNumber, pageOffset } from './geometry.ts';
 import { type PhysicalMemory, readWord, writeWord } from './memory.ts';
+import type { Op } from './ops.ts';
 import { type Access, PTE, pfErrorCode, walk, X86_32, x86Permits } from './paging.ts';
 import type { Cpu, Machine } from './state.ts';
 import { type Tlb, tlbDropOnFault, tlbInsert, tlbInsertPde, tlbPdes, tlbTranslations } from './tlb.ts';
@@ -26,13 +27,93 @@ export interface Fault {
   readonly fault: true;
   readonly vector: number;
   readonly errorCode: number;
+  /** For #PF: the linear address, which goes to CR2 when the fault is delivered. */
+  readonly address?: number;
 }
 
-export const fault = (vector: number, errorCode = 0): Fault => ({ fault: true, vector, errorCode });
+export const fault = (vector: number, errorCode = 0, address?: number): Fault =>
+  address === undefined ? { fault: true, vector, errorCode } : { fault: true, vector, errorCode, address };
 export const isFault = (e: unknown): e is Fault => typeof e === 'object' && e !== null && (e as Fault).fault === true;
 
 /** #GP with an error code (SDM Vol. 3A §6.15, interrupt 13). */
 export const gp = (errorCode = 0): Fault => fault(VEC.GP, errorCode);
+
+// ---------------------------------------------------------------------------------------------
+// The hardware around the ISA: how the processor reaches physical memory and which events leave
+// the running software for a hypervisor. The reference machine is bare metal (identity physical
+// addressing over its installed frames, no exits); the hosted machine's real CPU is the same
+// semantics with EPT as its physical port and VMX exit controls, or a hypervisor-owned IDT.
+
+/** Why control left the running software for the hypervisor. */
+export type ExitInfo =
+  /** The instruction is configured to exit before it executes (VMX exit controls). */
+  | { readonly reason: 'instruction'; readonly op: Op }
+  /** An exception the hypervisor intercepts (VMX exception bitmap, or its own IDT in root mode). */
+  | {
+      readonly reason: 'exception';
+      readonly vector: number;
+      readonly errorCode?: number;
+      /** For #PF: the faulting linear address (CR2 is not written when a #PF exits, SDM Vol. 3C §27.1). */
+      readonly address?: number;
+      /** The event whose delivery raised it (VMX IDT-vectoring information). */
+      readonly during?: { readonly vector: number; readonly source: EventSource };
+    }
+  /** A software interrupt (INT n) the hypervisor intercepts. */
+  | { readonly reason: 'software-interrupt'; readonly vector: number }
+  /** An external interrupt (the timer) while the hypervisor owns external interrupts. */
+  | { readonly reason: 'external-interrupt'; readonly vector: number }
+  /** A physical access the physical port refused (an EPT violation, SDM Vol. 3C §28.3.3). */
+  | { readonly reason: 'ept-violation'; readonly address: number; readonly write: boolean };
+
+/** Thrown inside a step when control leaves for the hypervisor. */
+export interface VmExit {
+  readonly vmexit: true;
+  readonly info: ExitInfo;
+}
+export const vmexit = (info: ExitInfo): VmExit => ({ vmexit: true, info });
+export const isVmExit = (e: unknown): e is VmExit =>
+  typeof e === 'object' && e !== null && (e as VmExit).vmexit === true;
+
+/** A physical access as the port sees it. */
+export interface PhysicalAccess {
+  readonly write: boolean;
+  /** A paging-structure access by the page walker (rather than a data access). */
+  readonly walk: boolean;
+}
+
+/**
+ * How the processor reaches memory: the host-physical address of a physical address (a
+ * guest-physical one under EPT), or -1 where no memory answers (reads give all ones, writes
+ * are dropped, as on a PC bus). It may throw a VmExit (an EPT violation).
+ */
+export type PhysicalPort = (pa: number, access: PhysicalAccess) => number;
+
+/** Controls that make events leave the running software (VMX controls; a hypervisor's IDT). */
+export interface ExitControls {
+  /** Exit before executing this instruction. */
+  readonly instruction?: (op: Op, cpu: Cpu) => boolean;
+  /** Exit instead of delivering this exception (the exception bitmap). */
+  readonly exception?: (vector: number) => boolean;
+  /** Exit instead of delivering INT n. */
+  readonly softwareInterrupt?: boolean;
+  /** Exit on an external interrupt instead of making it pending (external-interrupt exiting). */
+  readonly externalInterrupt?: boolean;
+  /** CR0 bits owned by the hypervisor: reads of them return `cr0ReadShadow`, writes that change them exit. */
+  readonly cr0Mask?: number;
+  readonly cr0ReadShadow?: number;
+}
+
+/** The hardware the semantics runs on. */
+export interface Hardware {
+  readonly physical: PhysicalPort;
+  readonly exits?: ExitControls;
+}
+
+/** Bare metal with `frames` installed: identity physical addressing, nothing beyond, no exits. */
+export const bareMetal = (frames: number): Hardware => {
+  const limit = frames * PAGE_SIZE;
+  return { physical: (pa) => (pa < limit ? pa : -1) };
+};
 
 /** Mutable working copy of a machine during one step. */
 export interface Exec {
@@ -41,53 +122,71 @@ export interface Exec {
   memory: PhysicalMemory;
   tlb: Tlb;
   readonly chooser: Chooser;
+  readonly hw: Hardware;
   events: Delivered[];
 }
 
-export const startExec = (machine: Machine, chooser: Chooser): Exec => ({
+export const startExec = (machine: Machine, chooser: Chooser, hw: Hardware): Exec => ({
   machine,
   cpu: machine.cpu,
   memory: machine.memory,
   tlb: machine.tlb,
   chooser,
+  hw,
   events: [],
 });
+
+/** Read the word at a (guest-)physical address through the physical port. */
+export const physRead = (x: Exec, pa: number, walk: boolean): number => {
+  const hpa = x.hw.physical(pa >>> 0, { write: false, walk });
+  return hpa < 0 ? 0xffff_ffff : readWord(x.memory, hpa);
+};
+
+/** Write the word at a host-physical address (already resolved; -1 drops the write). */
+const hostWrite = (x: Exec, hpa: number, value: number) => {
+  if (hpa >= 0) x.memory = writeWord(x.memory, hpa, value >>> 0);
+};
 
 export const finishExec = (x: Exec): Machine =>
   x.cpu === x.machine.cpu && x.memory === x.machine.memory && x.tlb === x.machine.tlb
     ? x.machine
     : { geometry: x.machine.geometry, cpu: x.cpu, memory: x.memory, tlb: x.tlb };
 
-const choose = (x: Exec, n: number): number => (n <= 1 ? 0 : x.chooser.choose(n));
+const choose = (x: Exec, n: number, point: ChoicePoint): number => (n <= 1 ? 0 : x.chooser.choose(n, point));
 
-/** Raise #PF for `va`: CR2 gets the address and the TLB forgets the page (SDM §4.7, §4.10.4.1). */
+/** Raise #PF for `va`: the TLB forgets the page (SDM §4.10.4.1); CR2 is written when it is delivered. */
 const pageFault = (x: Exec, va: number, reason: 'not-present' | 'rights', access: Access): never => {
-  x.cpu = { ...x.cpu, cr2: va >>> 0 };
   x.tlb = tlbDropOnFault(x.tlb, pageNumber(va));
-  throw fault(VEC.PF, pfErrorCode(reason, access));
+  throw fault(VEC.PF, pfErrorCode(reason, access), va >>> 0);
 };
 
-/** OR bits into a physical word (the locked update of an accessed or dirty flag). */
+/** OR bits into a paging-structure entry (the locked update of an accessed or dirty flag). */
 const setBits = (x: Exec, pa: number, bits: number) => {
-  const w = readWord(x.memory, pa);
-  if ((w & bits) !== bits) x.memory = writeWord(x.memory, pa, w | bits);
+  const hpa = x.hw.physical(pa >>> 0, { write: true, walk: true });
+  if (hpa < 0) return;
+  const w = readWord(x.memory, hpa);
+  if ((w & bits) !== bits) x.memory = writeWord(x.memory, hpa, w | bits);
 };
 
 /**
  * Translate a linear address for an access, with every choice the architecture permits:
  * a fresh walk from the PDE in memory (canonical), a walk from a PDE in the paging-structure
- * cache, or any TLB entry cached for the page. Returns the physical address.
+ * cache, or any TLB entry cached for the page. Returns the host-physical address the data
+ * access uses (through the physical port), or -1 where no memory answers.
  */
 export const translate = (x: Exec, va: number, access: Access): number => {
   const cpu = x.cpu;
-  if (!(cpu.cr0 & CR0.PG)) return va >>> 0;
+  if (!(cpu.cr0 & CR0.PG)) return x.hw.physical(va >>> 0, { write: access.write, walk: false });
   const page = pageNumber(va);
   const dir = va >>> 22;
   const wp = (cpu.cr0 & CR0.WP) !== 0;
-  const pdeInMemory = readWord(x.memory, ((cpu.cr3 & PTE.FRAME) + dir * 4) >>> 0);
-  const cachedPdes = tlbPdes(x.tlb, dir).filter((p) => p.entry !== pdeInMemory);
+  const cachedPdes = tlbPdes(x.tlb, dir);
   const cached = tlbTranslations(x.tlb, page);
-  const c = choose(x, 1 + cachedPdes.length + cached.length);
+  const c = choose(x, 1 + cachedPdes.length + cached.length, {
+    kind: 'translation',
+    cachedPdes: cachedPdes.length,
+    cachedTranslations: cached.length,
+  });
 
   if (c > cachedPdes.length) {
     const t = cached[c - 1 - cachedPdes.length]!;
@@ -101,7 +200,7 @@ export const translate = (x: Exec, va: number, access: Access): number => {
     X86_32,
     (cpu.cr3 & PTE.FRAME) >>> 0,
     va,
-    (pa) => readWord(x.memory, pa),
+    (pa) => physRead(x, pa, true),
     (rights) => x86Permits(rights, access, wp),
     cachedTop === undefined ? {} : { cachedTopEntry: cachedTop },
   );
@@ -113,14 +212,17 @@ export const translate = (x: Exec, va: number, access: Access): number => {
       setBits(x, s.entryAddress, PTE.A | (leaf && access.write ? PTE.D : 0));
     });
     const pte = r.path[r.path.length - 1]!.entry;
+    // The TLB caches the combined translation: linear page to the frame the port gives (SDM Vol. 3C §28.3.1).
+    const hostFrame = x.hw.physical(r.frame, { write: access.write, walk: false });
+    if (hostFrame < 0) return -1;
     x.tlb = tlbInsertPde(x.tlb, { dir, entry: (r.path[0]!.entry | PTE.A) >>> 0 });
     x.tlb = tlbInsert(x.tlb, {
       page,
-      frame: r.frame,
+      frame: hostFrame,
       rights: r.rights,
       dirty: access.write || (pte & PTE.D) !== 0,
     });
-    return (r.frame | pageOffset(va)) >>> 0;
+    return (hostFrame | pageOffset(va)) >>> 0;
   }
   if (r.reason === 'read') return r.failure; // unreachable: reading physical memory never fails
   // A walk that faults may or may not have set the accessed flags of the entries it used
@@ -129,7 +231,7 @@ export const translate = (x: Exec, va: number, access: Access): number => {
   const present = r.path.length;
   const canonical = Math.min(present, X86_32.levels.length - 1);
   const options = [canonical, ...Array.from({ length: present + 1 }, (_, k) => k).filter((k) => k !== canonical)];
-  const k = options[choose(x, options.length)]!;
+  const k = options[choose(x, options.length, { kind: 'accessed-on-fault' })]!;
   r.path.forEach((s, i) => {
     if (i >= firstWritten && i < k) setBits(x, s.entryAddress, PTE.A);
   });
@@ -146,7 +248,7 @@ export const readBytes = (x: Exec, va: number, n: number, user: boolean): number
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const pa = pas(i);
-    out.push((readWord(x.memory, pa & ~3) >>> ((pa & 3) * 8)) & 0xff);
+    out.push(pa < 0 ? 0xff : (readWord(x.memory, pa & ~3) >>> ((pa & 3) * 8)) & 0xff);
   }
   return out;
 };
@@ -156,6 +258,7 @@ export const writeBytes = (x: Exec, va: number, bytes: readonly number[], user: 
   const pas = translateRange(x, va, bytes.length, { write: true, user });
   bytes.forEach((b, i) => {
     const pa = pas(i);
+    if (pa < 0) return;
     const shift = (pa & 3) * 8;
     const w = readWord(x.memory, pa & ~3);
     x.memory = writeWord(x.memory, pa & ~3, ((w & ~(0xff << shift)) | ((b & 0xff) << shift)) >>> 0);
@@ -165,18 +268,23 @@ export const writeBytes = (x: Exec, va: number, bytes: readonly number[], user: 
 const translateRange = (x: Exec, va: number, n: number, access: Access): ((i: number) => number) => {
   const first = va >>> 0;
   const last = (va + n - 1) >>> 0;
-  const base0 = translate(x, first, access) - pageOffset(first);
-  if (pageNumber(first) === pageNumber(last)) return (i) => (base0 + pageOffset(first + i)) >>> 0;
-  const base1 = translate(x, last, access) - pageOffset(last);
+  const at = (pa: number, offset: number) => (pa < 0 ? -1 : (pa - pageOffset(pa) + offset) >>> 0);
+  const pa0 = translate(x, first, access);
+  if (pageNumber(first) === pageNumber(last)) return (i) => at(pa0, pageOffset(first + i));
+  const pa1 = translate(x, last, access);
   return (i) => {
     const a = (first + i) >>> 0;
-    return ((pageNumber(a) === pageNumber(first) ? base0 : base1) + pageOffset(a)) >>> 0;
+    return at(pageNumber(a) === pageNumber(first) ? pa0 : pa1, pageOffset(a));
   };
 };
 
 /** Read a 32-bit value at a linear address (aligned fast path). */
 export const readU32 = (x: Exec, va: number, user: boolean): number => {
-  if ((va & 3) === 0) return readWord(x.memory, translate(x, va, { write: false, user }));
+  if ((va & 3) === 0) {
+    // Translate first: the walk's accessed/dirty updates precede the access (SDM §4.8).
+    const pa = translate(x, va, { write: false, user });
+    return pa < 0 ? 0xffff_ffff : readWord(x.memory, pa);
+  }
   const b = readBytes(x, va, 4, user);
   return (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
 };
@@ -184,7 +292,9 @@ export const readU32 = (x: Exec, va: number, user: boolean): number => {
 /** Write a 32-bit value at a linear address (aligned fast path). */
 export const writeU32 = (x: Exec, va: number, value: number, user: boolean): void => {
   if ((va & 3) === 0) {
-    x.memory = writeWord(x.memory, translate(x, va, { write: true, user }), value >>> 0);
+    // Translate first, so the store lands on memory that already holds the walk's A/D updates.
+    const pa = translate(x, va, { write: true, user });
+    hostWrite(x, pa, value);
     return;
   }
   writeBytes(x, va, [value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, value >>> 24], user);

@@ -22,15 +22,20 @@ import {
   writeDescriptorTypeByte,
 } from './descriptors.ts';
 import {
+  bareMetal,
   type Delivered,
   type Exec,
+  type ExitInfo,
   fault,
   finishExec,
   gp,
+  type Hardware,
   isFault,
+  isVmExit,
   readBytes,
   readU32,
   startExec,
+  vmexit,
   writeBytes,
   writeU32,
 } from './exec.ts';
@@ -39,7 +44,16 @@ import { type Op, opProblem } from './ops.ts';
 import type { Cpl, Cpu, Machine, Reg, Registers } from './state.ts';
 import { tlbFlush, tlbInvalidatePage } from './tlb.ts';
 
-export type { Delivered, EventSource } from './exec.ts';
+export type {
+  Delivered,
+  EventSource,
+  ExitControls,
+  ExitInfo,
+  Hardware,
+  PhysicalAccess,
+  PhysicalPort,
+} from './exec.ts';
+export { bareMetal, isVmExit, vmexit } from './exec.ts';
 
 /**
  * What a step did, as the guest kernel can tell:
@@ -48,15 +62,24 @@ export type { Delivered, EventSource } from './exec.ts';
  * - `event`: a non-instruction event (a timer tick) happened;
  * - `halted`: the processor is halted (HLT) and did not execute the instruction;
  * - `shutdown`: a triple fault shut the processor down (it stays so);
+ * - `exit`: control left for the hypervisor (`exit` says why, `exitPhase` when); only on hardware
+ *   with exit controls or a port that refuses accesses, never on bare metal;
  * - `invalid-op`: the operation is outside the modelled subset (`problem` says why); nothing changed.
  */
-export type Status = 'retired' | 'faulted' | 'event' | 'halted' | 'shutdown' | 'invalid-op';
+export type Status = 'retired' | 'faulted' | 'event' | 'halted' | 'shutdown' | 'exit' | 'invalid-op';
 
 /** The outcome of one step: its status and the events delivered to the kernel, in order. */
 export interface Outcome {
   readonly status: Status;
   readonly events: readonly Delivered[];
   readonly problem?: string;
+  readonly exit?: ExitInfo;
+  /**
+   * Where the exit happened: while executing the operation (or delivering the exception it
+   * raised: the operation has not completed), or at the boundary after it completed, while
+   * delivering a pending interrupt.
+   */
+  readonly exitPhase?: 'instruction' | 'boundary';
 }
 
 /** One permitted behaviour of a step: the next machine and what the guest saw. */
@@ -79,33 +102,86 @@ export const step = (machine: Machine, op: Op): Successor => stepWith(machine, o
 export const permitted = (machine: Machine, op: Op): readonly Successor[] =>
   enumerateChoices((c) => stepWith(machine, op, c));
 
-/** One behaviour of `op` on `machine`, with `chooser` resolving every architectural choice. */
-export const stepWith = (machine: Machine, op: Op, chooser: Chooser): Successor => {
+const bareMetalByFrames = new Map<number, Hardware>();
+const defaultHardware = (m: Machine): Hardware => {
+  let hw = bareMetalByFrames.get(m.geometry.frames);
+  if (!hw) {
+    hw = bareMetal(m.geometry.frames);
+    bareMetalByFrames.set(m.geometry.frames, hw);
+  }
+  return hw;
+};
+
+/**
+ * One behaviour of `op` on `machine`, with `chooser` resolving every architectural choice, on
+ * the given hardware (bare metal with the machine's installed frames by default).
+ */
+export const stepWith = (
+  machine: Machine,
+  op: Op,
+  chooser: Chooser,
+  hw: Hardware = defaultHardware(machine),
+): Successor => {
   const problem = opProblem(op);
   if (problem !== undefined) return { machine, outcome: { status: 'invalid-op', events: [], problem } };
   if (machine.cpu.run === 'shutdown') return { machine, outcome: { status: 'shutdown', events: [] } };
-  const x = startExec(machine, chooser);
+  const x = startExec(machine, chooser, hw);
   let status: Status;
-  if (op.kind === 'timer') {
-    raiseInterrupt(x, TIMER_VECTOR);
-    status = 'event';
-  } else if (x.cpu.run === 'halted') {
-    return { machine, outcome: { status: 'halted', events: [] } };
-  } else {
-    // The STI shadow covers exactly the instruction after STI (SDM STI): consume it now.
-    if (x.cpu.stiShadow) x.cpu = { ...x.cpu, stiShadow: false };
-    try {
-      execute(x, op);
-      status = 'retired';
-    } catch (e) {
-      if (!isFault(e)) throw e;
-      status = 'faulted';
-      deliver(x, { vector: e.vector, source: 'exception', errorCode: e.errorCode });
+  let phase: 'instruction' | 'boundary' = 'instruction';
+  try {
+    if (op.kind === 'timer') {
+      if (hw.exits?.externalInterrupt) throw vmexit({ reason: 'external-interrupt', vector: TIMER_VECTOR });
+      raiseInterrupt(x, TIMER_VECTOR);
+      status = 'event';
+    } else if (x.cpu.run === 'halted') {
+      return { machine, outcome: { status: 'halted', events: [] } };
+    } else {
+      if (hw.exits?.instruction?.(op, x.cpu)) throw vmexit({ reason: 'instruction', op });
+      // The STI shadow covers exactly the instruction after STI (SDM STI): consume it now.
+      if (x.cpu.stiShadow) x.cpu = { ...x.cpu, stiShadow: false };
+      try {
+        execute(x, op);
+        status = 'retired';
+      } catch (e) {
+        if (!isFault(e)) throw e;
+        status = 'faulted';
+        deliver(
+          x,
+          e.address === undefined
+            ? { vector: e.vector, source: 'exception', errorCode: e.errorCode }
+            : { vector: e.vector, source: 'exception', errorCode: e.errorCode, address: e.address },
+        );
+      }
     }
+    phase = 'boundary';
+    interruptBoundary(x);
+  } catch (e) {
+    if (!isVmExit(e)) throw e;
+    return { machine: finishExec(x), outcome: { status: 'exit', events: x.events, exit: e.info, exitPhase: phase } };
   }
-  interruptBoundary(x);
   if (x.cpu.run === 'shutdown') status = 'shutdown';
   return { machine: finishExec(x), outcome: { status, events: x.events } };
+};
+
+/**
+ * Deliver the machine's pending external interrupts that its EFLAGS.IF and STI shadow allow, as
+ * at an instruction boundary: how a hypervisor's event injection on VM entry behaves.
+ */
+export const deliverPending = (machine: Machine, hw: Hardware = defaultHardware(machine)): Successor => {
+  const x = startExec(machine, CANONICAL, hw);
+  try {
+    interruptBoundary(x);
+  } catch (e) {
+    if (!isVmExit(e)) throw e;
+    return {
+      machine: finishExec(x),
+      outcome: { status: 'exit', events: x.events, exit: e.info, exitPhase: 'boundary' },
+    };
+  }
+  return {
+    machine: finishExec(x),
+    outcome: { status: x.cpu.run === 'shutdown' ? 'shutdown' : 'event', events: x.events },
+  };
 };
 
 /** Mark an external interrupt vector pending. */
@@ -202,6 +278,12 @@ const lookupForCheck = (x: Exec, selector: number): RawDescriptor | undefined =>
 const privilegeAllows = (x: Exec, hi: number, selector: number) =>
   isConformingCode(hi) || (descriptorDpl(hi) >= x.cpu.cpl && descriptorDpl(hi) >= (selector & 3));
 
+/** CR0 as software reads it: hypervisor-owned bits come from the read shadow (VMX), the rest from CR0. */
+const visibleCr0 = (x: Exec): number => {
+  const mask = x.hw.exits?.cr0Mask ?? 0;
+  return ((x.cpu.cr0 & ~mask) | ((x.hw.exits?.cr0ReadShadow ?? 0) & mask)) >>> 0;
+};
+
 const LAR_SYSTEM_TYPES = [1, 2, 3, 4, 5, 9, 0xb, 0xc];
 const LSL_SYSTEM_TYPES = [1, 2, 3, 9, 0xb];
 
@@ -223,6 +305,9 @@ const execute = (x: Exec, op: Op): void => {
     case 'movToCr0': {
       requireCpl0(x);
       const v = op.value >>> 0;
+      // VMX: a write that changes a hypervisor-owned bit from its read shadow exits (SDM Vol. 3C §26.1.3).
+      const mask = x.hw.exits?.cr0Mask ?? 0;
+      if (((v ^ (x.hw.exits?.cr0ReadShadow ?? 0)) & mask) !== 0) throw vmexit({ reason: 'instruction', op });
       // SDM MOV CR: #GP(0) for PG = 1 with PE = 0, or NW = 1 with CD = 0.
       if ((v & CR0.PG && !(v & CR0.PE)) || (v & CR0.NW && !(v & CR0.CD))) throw gp(0);
       const cr0 = ((v & CR0_DEFINED) | CR0.ET) >>> 0;
@@ -239,7 +324,7 @@ const execute = (x: Exec, op: Op): void => {
       return;
     case 'movFromCr':
       requireCpl0(x);
-      return setReg(x, op.dst, op.cr === 0 ? cpu.cr0 : op.cr === 2 ? cpu.cr2 : cpu.cr3);
+      return setReg(x, op.dst, op.cr === 0 ? visibleCr0(x) : op.cr === 2 ? cpu.cr2 : cpu.cr3);
     case 'clts':
       requireCpl0(x);
       return update(x, { cr0: (cpu.cr0 & ~CR0.TS) >>> 0 });
@@ -309,7 +394,7 @@ const execute = (x: Exec, op: Op): void => {
       return setReg(x, op.dst, cpu.tr.selector & 0xffff);
     case 'smsw':
       // 16-bit register form: CR0[15:0] into the low word, the high word unchanged (SDM SMSW).
-      return setReg(x, op.dst, (cpu.regs[op.dst] & 0xffff_0000) | (cpu.cr0 & 0xffff));
+      return setReg(x, op.dst, (cpu.regs[op.dst] & 0xffff_0000) | (visibleCr0(x) & 0xffff));
     case 'pushf':
       // PUSHFD pushes EFLAGS with RF and VM cleared (neither is ever set here).
       return setReg(x, op.dst, cpu.eflags);
@@ -332,7 +417,7 @@ const execute = (x: Exec, op: Op): void => {
       // SDM LAR: the second doubleword masked by 00FxFF00H; bits 19:16 are left undefined, and
       // implementations return either 0 or the limit bits there.
       const limitBits = d.hi & 0x000f_0000;
-      const undefinedBits = limitBits !== 0 && x.chooser.choose(2) === 1 ? limitBits : 0;
+      const undefinedBits = limitBits !== 0 && x.chooser.choose(2, { kind: 'undefined-bits' }) === 1 ? limitBits : 0;
       return setReg(x, op.dst, (d.hi & 0x00f0_ff00) | undefinedBits);
     }
     case 'verr':
@@ -348,6 +433,7 @@ const execute = (x: Exec, op: Op): void => {
     }
 
     case 'int':
+      if (x.hw.exits?.softwareInterrupt) throw vmexit({ reason: 'software-interrupt', vector: op.vector });
       // INT n: a software interrupt through the IDT; a bad gate faults the instruction itself.
       return deliverOnce(x, { vector: op.vector, source: 'software' }, 0);
     case 'iret':
