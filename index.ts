@@ -5,5 +5,9 @@
  * `step` / `permitted` / `stepWith`, the page-table walker and its x86 format, the TLB as the
  * architecture permits it, a standard boot machine, and the Popek–Goldberg classification.
  */
+
+export * from './model/designs/presets.ts';
+export * from './model/host/index.ts';
 export * from './model/index.ts';
 export * from './properties/classify.ts';
+export * from './properties/refinement.ts';

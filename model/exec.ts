@@ -86,7 +86,7 @@ export interface PhysicalAccess {
  * guest-physical one under EPT), or -1 where no memory answers (reads give all ones, writes
  * are dropped, as on a PC bus). It may throw a VmExit (an EPT violation).
  */
-export type PhysicalPort = (pa: number, access: PhysicalAccess) => number;
+export type PhysicalPort = (pa: number, access: PhysicalAccess, memory: PhysicalMemory) => number;
 
 /** Controls that make events leave the running software (VMX controls; a hypervisor's IDT). */
 export interface ExitControls {
@@ -138,7 +138,7 @@ export const startExec = (machine: Machine, chooser: Chooser, hw: Hardware): Exe
 
 /** Read the word at a (guest-)physical address through the physical port. */
 export const physRead = (x: Exec, pa: number, walk: boolean): number => {
-  const hpa = x.hw.physical(pa >>> 0, { write: false, walk });
+  const hpa = x.hw.physical(pa >>> 0, { write: false, walk }, x.memory);
   return hpa < 0 ? 0xffff_ffff : readWord(x.memory, hpa);
 };
 
@@ -162,7 +162,7 @@ const pageFault = (x: Exec, va: number, reason: 'not-present' | 'rights', access
 
 /** OR bits into a paging-structure entry (the locked update of an accessed or dirty flag). */
 const setBits = (x: Exec, pa: number, bits: number) => {
-  const hpa = x.hw.physical(pa >>> 0, { write: true, walk: true });
+  const hpa = x.hw.physical(pa >>> 0, { write: true, walk: true }, x.memory);
   if (hpa < 0) return;
   const w = readWord(x.memory, hpa);
   if ((w & bits) !== bits) x.memory = writeWord(x.memory, hpa, w | bits);
@@ -176,7 +176,7 @@ const setBits = (x: Exec, pa: number, bits: number) => {
  */
 export const translate = (x: Exec, va: number, access: Access): number => {
   const cpu = x.cpu;
-  if (!(cpu.cr0 & CR0.PG)) return x.hw.physical(va >>> 0, { write: access.write, walk: false });
+  if (!(cpu.cr0 & CR0.PG)) return x.hw.physical(va >>> 0, { write: access.write, walk: false }, x.memory);
   const page = pageNumber(va);
   const dir = va >>> 22;
   const wp = (cpu.cr0 & CR0.WP) !== 0;
@@ -213,7 +213,7 @@ export const translate = (x: Exec, va: number, access: Access): number => {
     });
     const pte = r.path[r.path.length - 1]!.entry;
     // The TLB caches the combined translation: linear page to the frame the port gives (SDM Vol. 3C §28.3.1).
-    const hostFrame = x.hw.physical(r.frame, { write: access.write, walk: false });
+    const hostFrame = x.hw.physical(r.frame, { write: access.write, walk: false }, x.memory);
     if (hostFrame < 0) return -1;
     x.tlb = tlbInsertPde(x.tlb, { dir, entry: (r.path[0]!.entry | PTE.A) >>> 0 });
     x.tlb = tlbInsert(x.tlb, {

@@ -197,8 +197,9 @@ const raiseInterrupt = (x: Exec, vector: number) => {
 const interruptBoundary = (x: Exec) => {
   while (x.cpu.run !== 'shutdown' && x.cpu.pending.length > 0 && x.cpu.eflags & EFLAGS.IF && !x.cpu.stiShadow) {
     const vector = x.cpu.pending[x.cpu.pending.length - 1]!;
-    x.cpu = { ...x.cpu, pending: x.cpu.pending.slice(0, -1) };
+    // Acknowledged only once delivered: an exit during delivery leaves it pending (for re-injection).
     deliver(x, { vector, source: 'external' });
+    x.cpu = { ...x.cpu, pending: x.cpu.pending.filter((v) => v !== vector) };
   }
 };
 

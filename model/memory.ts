@@ -78,3 +78,61 @@ export const sameMemory = (a: PhysicalMemory, b: PhysicalMemory): boolean => {
   };
   return eq(a.root, b.root, 0);
 };
+
+/**
+ * Trie level whose nodes each hold exactly `frames` frames (frames = 32^k, k = 0..3): regions
+ * of that size, aligned to it, are whole subtrees, so they can be cut out and put back in O(1).
+ */
+const regionLevel = (frames: number): number => {
+  const level = { 1: 4, 32: 3, 1024: 2, 32768: 1 }[frames];
+  if (level === undefined) throw new RangeError(`a region holds 1, 32, 1024 or 32768 frames, not ${frames}`);
+  return level;
+};
+
+/** The smallest region size (1, 32, 1024 or 32768 frames) holding `frames` frames. */
+export const regionFramesFor = (frames: number): number => {
+  for (const r of [1, 32, 1024, 32768]) if (frames <= r) return r;
+  throw new RangeError(`no region holds ${frames} frames`);
+};
+
+/**
+ * The memory of `frames` frames starting at frame `base` (aligned to `frames`), seen as a memory
+ * of its own starting at address 0. O(1): it shares the subtree.
+ */
+export const extractRegion = (mem: PhysicalMemory, base: number, frames: number): PhysicalMemory => {
+  const level = regionLevel(frames);
+  if (base % frames !== 0) throw new RangeError(`region base ${base} is not aligned to ${frames} frames`);
+  const key = base * 1024;
+  let node: Node | number | undefined = mem.root;
+  for (let l = 0; l < level && node !== undefined; l++) node = (node as Node)[slot(key, l)];
+  if (node === undefined) return EMPTY_MEMORY;
+  let root = node as Node;
+  for (let l = level - 1; l >= 0; l--) {
+    const wrap: (Node | number | undefined)[] = new Array(WIDTH);
+    wrap[0] = root;
+    root = wrap;
+  }
+  return { root };
+};
+
+/** `mem` with the region of `frames` frames at frame `base` replaced by `region`'s first `frames` frames. O(1). */
+export const replaceRegion = (
+  mem: PhysicalMemory,
+  base: number,
+  frames: number,
+  region: PhysicalMemory,
+): PhysicalMemory => {
+  const level = regionLevel(frames);
+  if (base % frames !== 0) throw new RangeError(`region base ${base} is not aligned to ${frames} frames`);
+  let sub: Node | number | undefined = region.root;
+  for (let l = 0; l < level && sub !== undefined; l++) sub = (sub as Node)[0];
+  const key = base * 1024;
+  const put = (node: Node | undefined, l: number): Node | undefined => {
+    const copy: (Node | number | undefined)[] = node ? node.slice() : new Array(WIDTH);
+    const s = slot(key, l);
+    copy[s] = l === level - 1 ? (sub as Node | undefined) : put(copy[s] as Node | undefined, l + 1);
+    return copy;
+  };
+  if (level === 0) return { root: sub as Node | undefined };
+  return { root: put(mem.root, 0) };
+};

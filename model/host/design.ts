@@ -1,0 +1,81 @@
+/**
+ * The design API: what a hypervisor design is. A design is a small value: its choices on each
+ * axis (DESIGN.md §3) and pure functions for what the hardware hands the hypervisor. Built-in
+ * designs are written with this API and the toolkit beside it (toolkit.ts), exactly as a user's
+ * design in their own file would be.
+ */
+import type { ExitInfo, Hardware } from '../isa.ts';
+import type { Op } from '../ops.ts';
+import type { Cpu } from '../state.ts';
+import type { HostMachine } from './machine.ts';
+
+/** How the CPU is virtualized. */
+export type CpuVirtualization = 'trap-and-emulate' | 'binary-translation' | 'hardware-assisted' | 'paravirtual';
+/** How the MMU is virtualized. */
+export type MmuVirtualization = 'shadow' | 'nested';
+/** How the TLB is shared between guests: flushed on every switch, or tagged by VPID. */
+export type TlbPolicy = 'flush' | 'vpid';
+
+export interface DesignAxes {
+  readonly cpu: CpuVirtualization;
+  readonly mmu: MmuVirtualization;
+  readonly tlb: TlbPolicy;
+}
+
+/** What reaches the hypervisor. */
+export type HypervisorEntry =
+  /**
+   * A trap (ring compression: the hypervisor owns the IDT) or VM exit while `op` ran natively.
+   * `before` is the host before the operation; the host the handler receives is the one at the
+   * exit. In the `instruction` phase the operation did not complete; in the `boundary` phase it
+   * did, and the exit came while delivering a pending interrupt after it.
+   */
+  | {
+      readonly kind: 'exit';
+      readonly op: Op;
+      readonly exit: ExitInfo;
+      readonly phase: 'instruction' | 'boundary';
+      readonly before: HostMachine;
+    }
+  /** An operation handed to the hypervisor before it ran: a translated instruction (BT) or a hypercall (PV). */
+  | { readonly kind: 'call'; readonly op: Op };
+
+/** A hypervisor design. Every function is pure. */
+export interface Design {
+  readonly name: string;
+  /** One line: what it is. */
+  readonly description: string;
+  readonly axes: DesignAxes;
+  /** Prepare the hypervisor's structures on a fresh host (its own pages, EPT tables, shadow roots). */
+  readonly init: (h: HostMachine) => HostMachine;
+  /** The hardware that runs the current guest natively: physical port (EPT or none) and exit controls. */
+  readonly hardware: (h: HostMachine) => Hardware;
+  /** Context load (VM entry): the real CPU state that runs guest `g` whose virtual CPU is `vcpu`. */
+  readonly load: (h: HostMachine, g: number, vcpu: Cpu) => Cpu;
+  /** Context save (VM exit): guest `g`'s virtual CPU, from the real CPU running it and its last saved vCPU. */
+  readonly save: (h: HostMachine, g: number, real: Cpu, vcpu: Cpu) => Cpu;
+  /** Before an operation runs: natively, or handed to the hypervisor (binary translation, hypercall). */
+  readonly dispatch: (h: HostMachine, op: Op) => 'native' | 'hypervisor';
+  /** The hypervisor: everything that reaches it. */
+  readonly handle: (h: HostMachine, entry: HypervisorEntry) => HostMachine;
+  /** After an operation ran natively. */
+  readonly afterNative: (h: HostMachine) => HostMachine;
+  /** The TLB tag (VPID) guest `g` runs under; 0 means untagged. */
+  readonly tag: (h: HostMachine, g: number) => number;
+  /** Switch the real CPU to guest `to` (the scheduler's operation). */
+  readonly switchTo: (h: HostMachine, to: number) => HostMachine;
+}
+
+/** True when a value has the shape of a design (for loading a user's file). */
+export const isDesign = (x: unknown): x is Design => {
+  if (typeof x !== 'object' || x === null) return false;
+  const d = x as Record<string, unknown>;
+  const fns = ['init', 'hardware', 'load', 'save', 'dispatch', 'handle', 'afterNative', 'tag', 'switchTo'];
+  return (
+    typeof d.name === 'string' &&
+    typeof d.description === 'string' &&
+    typeof d.axes === 'object' &&
+    d.axes !== null &&
+    fns.every((f) => typeof d[f] === 'function')
+  );
+};

@@ -1,0 +1,78 @@
+/**
+ * Extended page tables (SDM Vol. 3C §28.3): guest-physical to host-physical translation, walked
+ * by the one walker (paging.ts) with an EPT entry format. This model's EPT uses 32-bit entries in
+ * the same two-level shape as 32-bit paging (its guest-physical space is 32-bit): R, W, X in bits
+ * 0..2, the frame in bits 31:12; no accessed/dirty flags (EPT A/D is an optional feature, off).
+ */
+import { PAGE_SIZE } from '../geometry.ts';
+import { isVmExit, type PhysicalPort, vmexit } from '../isa.ts';
+import { type PhysicalMemory, readWord, writeWord } from '../memory.ts';
+import { type PagingFormat, walk, X86_32 } from '../paging.ts';
+
+export const EPT_BITS = { R: 1, W: 2, X: 4, FRAME: 0xffff_f000 } as const;
+
+export const EPT_32: PagingFormat = Object.freeze({
+  name: 'ept-32',
+  levels: X86_32.levels,
+  entryBytes: 4,
+  present: (e: number) => (e & 7) !== 0,
+  frameAddress: (e: number) => (e & EPT_BITS.FRAME) >>> 0,
+  rights: (e: number) => e & 7,
+  allRights: 7,
+  accessedBit: 0,
+  dirtyBit: 0,
+});
+
+/**
+ * The physical port of a CPU in VMX non-root mode with EPT rooted at host address `root`:
+ * every guest-physical access, the guest's own page-table reads included, is walked through EPT.
+ * A missing or insufficient entry is an EPT violation (a VM exit); host addresses past
+ * `hostBytes` answer with no memory.
+ */
+export const eptPort =
+  (root: number, hostBytes: number): PhysicalPort =>
+  (gpa, access, memory) => {
+    const r = walk(
+      EPT_32,
+      root,
+      gpa,
+      (pa) => readWord(memory, pa),
+      (rights) => (access.write ? (rights & EPT_BITS.W) !== 0 : (rights & EPT_BITS.R) !== 0),
+    );
+    if (!r.ok) throw vmexit({ reason: 'ept-violation', address: gpa >>> 0, write: access.write });
+    const hpa = (r.frame | (gpa & 0xfff)) >>> 0;
+    return hpa < hostBytes ? hpa : -1;
+  };
+
+/** The host address EPT maps a guest-physical address to, or undefined (a pure look-up, no exit). */
+export const eptLookup = (memory: PhysicalMemory, root: number, gpa: number): number | undefined => {
+  try {
+    const hpa = eptPort(root, 0xffff_ffff)(gpa, { write: false, walk: false }, memory);
+    return hpa < 0 ? undefined : hpa;
+  } catch (e) {
+    if (isVmExit(e)) return undefined;
+    throw e;
+  }
+};
+
+/**
+ * Write EPT tables at `root` (a directory frame) mapping guest frames 0..frames-1 to host frames
+ * `hostBase` + f with R/W/X, using `tableFrames` for the page tables (one per 1024 guest frames).
+ */
+export const buildEpt = (
+  memory: PhysicalMemory,
+  rootFrame: number,
+  tableFrames: readonly number[],
+  frames: number,
+  hostBase: number,
+): PhysicalMemory => {
+  let mem = memory;
+  for (let f = 0; f < frames; f++) {
+    const dir = f >>> 10;
+    const table = tableFrames[dir];
+    if (table === undefined) throw new RangeError('not enough EPT table frames');
+    mem = writeWord(mem, rootFrame * PAGE_SIZE + dir * 4, (table * PAGE_SIZE) | 7);
+    mem = writeWord(mem, table * PAGE_SIZE + (f & 1023) * 4, ((hostBase + f) * PAGE_SIZE) | 7);
+  }
+  return mem;
+};

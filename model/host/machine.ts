@@ -1,0 +1,106 @@
+/**
+ * The hosted machine: a real machine running a hypervisor and several guests. Host memory holds
+ * the hypervisor's structures and every guest's memory; the real CPU holds the running guest's
+ * context; the hypervisor keeps, per guest, the virtual CPU it last saved and its MMU state.
+ */
+
+import type { PhysicalMemory } from '../memory.ts';
+import type { OpKind } from '../ops.ts';
+import type { Cpu, Machine } from '../state.ts';
+import { type HostConfig, HV_BLOCK, poolBase } from './layout.ts';
+import { emptyRealTlb, type RealTlb } from './tlb.ts';
+
+/** The hypervisor's shadow page tables of one guest: a directory and the tables it uses, by slot. */
+export interface ShadowTables {
+  /** Host frame of the shadow page directory. */
+  readonly root: number;
+  /** (directory slot, host frame of its shadow page table), in allocation order. */
+  readonly tables: readonly (readonly [number, number])[];
+}
+
+/** The hypervisor's record of one guest. */
+export interface GuestContext {
+  readonly id: number;
+  /** The guest's CPU as the hypervisor last saved it, in reference form (the guest's own view). */
+  readonly vcpu: Cpu;
+  readonly shadow: ShadowTables;
+  /** Host frame of the guest's EPT root. */
+  readonly eptRoot: number;
+}
+
+/** Counts of how operations ran, for the efficiency measure. */
+export interface Counters {
+  /** Guest operations run. */
+  readonly ops: number;
+  /** ... of which ran on the real CPU without the hypervisor. */
+  readonly native: number;
+  /** Traps and VM exits, by operation kind. */
+  readonly traps: Readonly<Partial<Record<OpKind, number>>>;
+  /** Translated instructions (BT) and hypercalls (PV), by operation kind. */
+  readonly calls: Readonly<Partial<Record<OpKind, number>>>;
+  /** Traps and exits by reason (`exception 14`, `instruction hlt`, `ept-violation`, ...). */
+  readonly reasons: Readonly<Record<string, number>>;
+  /** Guest switches. */
+  readonly switches: number;
+}
+
+export const ZERO_COUNTERS: Counters = Object.freeze({
+  ops: 0,
+  native: 0,
+  traps: {},
+  calls: {},
+  reasons: {},
+  switches: 0,
+});
+
+export interface HostMachine {
+  readonly config: HostConfig;
+  readonly memory: PhysicalMemory;
+  /** The real CPU: the running guest's context as the hardware holds it. */
+  readonly cpu: Cpu;
+  readonly tlb: RealTlb;
+  /** The guest the real CPU runs. */
+  readonly current: number;
+  readonly guests: readonly GuestContext[];
+  readonly counters: Counters;
+}
+
+/** Frames of guest g's pool: shadow directory, EPT directory, EPT tables, then shadow tables. */
+export const POOL = {
+  SHADOW_ROOT: 0,
+  EPT_ROOT: 1,
+  EPT_TABLE: 2,
+  FIRST_SHADOW_TABLE: 8,
+  SIZE: HV_BLOCK,
+} as const;
+
+/** A host with the given guests (their initial machines in reference form), before any design prepared it. */
+export const bareHost = (config: HostConfig, guests: readonly Machine[], memory: PhysicalMemory): HostMachine => ({
+  config,
+  memory,
+  cpu: guests[0]!.cpu,
+  tlb: emptyRealTlb(config.tlbCapacity),
+  current: 0,
+  guests: guests.map((m, id) => ({
+    id,
+    vcpu: m.cpu,
+    shadow: { root: poolBase(id) + POOL.SHADOW_ROOT, tables: [] },
+    eptRoot: poolBase(id) + POOL.EPT_ROOT,
+  })),
+  counters: ZERO_COUNTERS,
+});
+
+/** Replace one guest's record. */
+export const withGuest = (h: HostMachine, g: number, patch: Partial<GuestContext>): HostMachine => ({
+  ...h,
+  guests: h.guests.map((x) => (x.id === g ? { ...x, ...patch } : x)),
+});
+
+/** Add one to a counter. */
+export const bump = <K extends string>(
+  rec: Readonly<Partial<Record<K, number>>>,
+  key: K,
+): Partial<Record<K, number>> => ({
+  ...rec,
+  [key]: ((rec as Record<K, number | undefined>)[key] ?? 0) + 1,
+});

@@ -1,0 +1,453 @@
+/**
+ * The hypervisor toolkit: the pieces built-in designs are made of, public so that a user's design
+ * can reuse them (and replace one). Each is a pure function of the host.
+ *
+ * - guest views: the abstraction function from the host to a guest's machine in reference form,
+ *   and its inverse for the hypervisor's own writes;
+ * - emulation: the hypervisor's instruction emulator is the reference semantics, run on the
+ *   guest's view (as KVM's emulator runs x86 on the guest's state);
+ * - MMU virtualization: shadow page tables (write-protected guest tables, filled on hidden page
+ *   faults, synced on INVLPG, CR3 and CR0 writes) and EPT;
+ * - CPU virtualization: context load/save for ring compression and for VMX non-root mode.
+ */
+import { CR0, EFLAGS } from '../bits.ts';
+import { GDT_LIMIT, gateDescriptor, HARNESS, IDT_LIMIT, SEL, SYSTEM_PAGE, TSS_LIMIT } from '../boot.ts';
+import { CANONICAL } from '../choice.ts';
+import { descriptorDpl, isCodeOrData, isConformingCode } from '../descriptors.ts';
+import { PAGE_SIZE, pageNumber } from '../geometry.ts';
+import { deliverPending, type ExitControls, type Hardware, type Outcome, stepWith } from '../isa.ts';
+import { extractRegion, nonZeroWords, type PhysicalMemory, readWord, replaceRegion, writeWord } from '../memory.ts';
+import type { Op, OpKind } from '../ops.ts';
+import { PTE, walk, X86_32 } from '../paging.ts';
+import type { Cpl, Cpu, Machine } from '../state.ts';
+import { EMPTY_TLB } from '../tlb.ts';
+import type { Design, DesignAxes, HypervisorEntry } from './design.ts';
+import { buildEpt, eptPort } from './ept.ts';
+import { guestBase, HV_FRAME, HV_LINEAR, hostFrames, poolBase, regionFrames } from './layout.ts';
+import { type HostMachine, POOL, withGuest } from './machine.ts';
+import { tlbFlushAll, tlbFlushPage, tlbFlushTag } from './tlb.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Guest views: the abstraction function.
+
+/**
+ * Guest `g` as it sees itself, in reference form: its virtual CPU (live fields taken from the
+ * real CPU when it is the running guest) and its memory (its region of host memory, shared, O(1)).
+ */
+export const guestView = (d: Design, h: HostMachine, g: number): Machine => {
+  const ctx = h.guests[g]!;
+  const cpu = g === h.current ? d.save(h, g, h.cpu, ctx.vcpu) : ctx.vcpu;
+  return {
+    geometry: h.config.guestGeometry,
+    cpu,
+    memory: extractRegion(h.memory, guestBase(h.config, g), regionFrames(h.config)),
+    tlb: EMPTY_TLB,
+  };
+};
+
+/** Write a guest's view back: its memory region and virtual CPU (and the real CPU if it is running). */
+export const commitGuest = (d: Design, h: HostMachine, g: number, view: Machine): HostMachine => {
+  const memory = replaceRegion(h.memory, guestBase(h.config, g), regionFrames(h.config), view.memory);
+  const h1 = withGuest({ ...h, memory }, g, { vcpu: view.cpu });
+  return g === h1.current ? { ...h1, cpu: d.load(h1, g, view.cpu) } : h1;
+};
+
+/** Guest-physical frames holding the guest's live paging structures (directory and tables). */
+export const pageTableFrames = (view: Machine): ReadonlySet<number> => {
+  const out = new Set<number>();
+  if (!(view.cpu.cr0 & CR0.PG)) return out;
+  const pd = view.cpu.cr3 >>> 12;
+  out.add(pd);
+  if (pd >= view.geometry.frames) return out;
+  for (const [, pde] of nonZeroWords(extractRegion(view.memory, pd, 1))) if (pde & PTE.P) out.add(pde >>> 12);
+  return out;
+};
+
+const sameFrame = (a: PhysicalMemory, b: PhysicalMemory, frame: number) => {
+  const x = [...nonZeroWords(extractRegion(a, frame, 1))];
+  const y = [...nonZeroWords(extractRegion(b, frame, 1))];
+  return x.length === y.length && x.every(([pa, v], i) => y[i]![0] === pa && y[i]![1] === v);
+};
+
+// ---------------------------------------------------------------------------------------------
+// Emulation.
+
+/**
+ * Emulate `op` for the running guest on its view with the reference semantics, write the result
+ * back and keep the MMU in sync. `from` is the host to emulate from (for a trap, the host before
+ * the trapping operation: the emulator restarts it).
+ */
+export const emulate = (
+  d: Design,
+  from: HostMachine,
+  op: Op,
+): { readonly host: HostMachine; readonly outcome: Outcome } => {
+  const g = from.current;
+  const v0 = guestView(d, from, g);
+  const r = stepWith(v0, op, CANONICAL);
+  const h1 = commitGuest(d, from, g, r.machine);
+  return { host: syncMmu(d, from, h1, v0, r.machine, op, r.outcome), outcome: r.outcome };
+};
+
+/** Deliver the running guest's pending virtual interrupts that its IF allows (event injection). */
+export const injectPending = (d: Design, from: HostMachine): HostMachine => {
+  const g = from.current;
+  const v0 = guestView(d, from, g);
+  const r = deliverPending(v0);
+  if (r.machine === v0) return from;
+  const h1 = commitGuest(d, from, g, r.machine);
+  return syncMmu(d, from, h1, v0, r.machine, undefined, r.outcome);
+};
+
+/**
+ * After the hypervisor changed a guest's state, bring the MMU structures along: the real TLB
+ * entries of the guest's tag, and for shadow paging the shadow tables (zapped when the guest's
+ * tables or paging controls changed, one entry dropped on INVLPG).
+ */
+export const syncMmu = (
+  d: Design,
+  _before: HostMachine,
+  after: HostMachine,
+  v0: Machine,
+  v1: Machine,
+  op: Op | undefined,
+  outcome: Outcome,
+): HostMachine => {
+  const g = after.current;
+  const tag = d.tag(after, g);
+  const c0 = v0.cpu;
+  const c1 = v1.cpu;
+  const retired = outcome.status === 'retired';
+  const newSpace = c0.cr3 !== c1.cr3 || ((c0.cr0 ^ c1.cr0) & (CR0.PG | CR0.WP)) !== 0;
+  let h = after;
+  if (d.axes.mmu === 'nested') {
+    if (newSpace) h = { ...h, tlb: tlbFlushTag(h.tlb, tag) };
+    else if (op?.kind === 'invlpg' && retired) h = { ...h, tlb: tlbFlushPage(h.tlb, tag, pageNumber(op.va)) };
+    return h;
+  }
+  const tables = new Set([...pageTableFrames(v0), ...pageTableFrames(v1)]);
+  const tablesChanged = [...tables].some((f) => f < v0.geometry.frames && !sameFrame(v0.memory, v1.memory, f));
+  if (newSpace || tablesChanged) {
+    h = shadowZap(d, h, g);
+    if (newSpace) h = { ...h, tlb: tlbFlushTag(h.tlb, tag) };
+  } else if (op?.kind === 'invlpg' && retired) {
+    h = shadowDrop(h, g, op.va);
+    h = { ...h, tlb: tlbFlushPage(h.tlb, tag, pageNumber(op.va)) };
+  }
+  return h;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Shadow page tables (GVA -> HPA), in the guest's pool.
+
+/** Whether a design maps the hypervisor's own area into the guest's address spaces (ring compression). */
+const mapsHypervisorArea = (d: Design) => d.axes.cpu !== 'hardware-assisted';
+
+const clearFrame = (mem: PhysicalMemory, frame: number): PhysicalMemory => {
+  let m = mem;
+  for (const [pa] of nonZeroWords(extractRegion(mem, frame, 1))) m = writeWord(m, frame * PAGE_SIZE + (pa & 0xfff), 0);
+  return m;
+};
+
+/** Empty a guest's shadow tables (they refill on hidden page faults). */
+export const shadowZap = (d: Design, h: HostMachine, g: number): HostMachine => {
+  const s = h.guests[g]!.shadow;
+  let mem = clearFrame(h.memory, s.root);
+  for (const [, t] of s.tables) mem = clearFrame(mem, t);
+  if (mapsHypervisorArea(d))
+    mem = writeWord(mem, s.root * PAGE_SIZE + 1023 * 4, (HV_FRAME.PAGE_TABLE * PAGE_SIZE) | PTE.P | PTE.RW);
+  return withGuest({ ...h, memory: mem }, g, { shadow: { root: s.root, tables: [] } });
+};
+
+/** Drop the shadow entry of one linear page. */
+export const shadowDrop = (h: HostMachine, g: number, va: number): HostMachine => {
+  const s = h.guests[g]!.shadow;
+  const t = s.tables.find(([dir]) => dir === va >>> 22);
+  if (!t) return h;
+  return { ...h, memory: writeWord(h.memory, t[1] * PAGE_SIZE + ((va >>> 12) & 0x3ff) * 4, 0) };
+};
+
+/**
+ * Fill the shadow entry for linear address `va` from the guest's tables, if the guest's
+ * translation is valid, already accessed (so the hardware need not set A for the guest), and backed:
+ * writable only if the guest allows writes, its PTE is dirty, and the frame is not one of the
+ * guest's page tables (write protection, so the hypervisor sees every table write).
+ */
+export const shadowFill = (d: Design, h: HostMachine, g: number, va: number): HostMachine => {
+  const view = guestView(d, h, g);
+  const c = view.cpu;
+  let gpaFrame: number;
+  let rights = PTE.RW | PTE.US;
+  let dirty = true;
+  if (c.cr0 & CR0.PG) {
+    const r = walk(
+      X86_32,
+      (c.cr3 & PTE.FRAME) >>> 0,
+      va,
+      (pa) => readWord(view.memory, pa),
+      () => true,
+    );
+    if (!r.ok || !r.path.every((s) => s.entry & PTE.A)) return h;
+    gpaFrame = r.frame >>> 12;
+    rights = r.rights;
+    dirty = (r.path[r.path.length - 1]!.entry & PTE.D) !== 0;
+  } else gpaFrame = va >>> 12;
+  if (gpaFrame >= h.config.guestGeometry.frames) return h; // no guest memory there: keep trapping
+  const writable = (rights & PTE.RW) !== 0 && dirty && !pageTableFrames(view).has(gpaFrame);
+  let hh = h;
+  let s = hh.guests[g]!.shadow;
+  const dir = va >>> 22;
+  if (dir === 1023 && mapsHypervisorArea(d)) return h;
+  let table = s.tables.find(([x]) => x === dir)?.[1];
+  if (table === undefined) {
+    if (POOL.FIRST_SHADOW_TABLE + s.tables.length >= POOL.SIZE) {
+      hh = shadowZap(d, hh, g);
+      s = hh.guests[g]!.shadow;
+    }
+    table = poolBase(g) + POOL.FIRST_SHADOW_TABLE + s.tables.length;
+    const mem = writeWord(
+      hh.memory,
+      s.root * PAGE_SIZE + dir * 4,
+      (table * PAGE_SIZE) | PTE.P | PTE.RW | PTE.US | PTE.A,
+    );
+    hh = withGuest({ ...hh, memory: mem }, g, { shadow: { root: s.root, tables: [...s.tables, [dir, table]] } });
+  }
+  const hostFrame = guestBase(h.config, g) + gpaFrame;
+  const pte = (hostFrame * PAGE_SIZE) | PTE.P | PTE.A | PTE.D | (rights & PTE.US) | (writable ? PTE.RW : 0);
+  return { ...hh, memory: writeWord(hh.memory, table * PAGE_SIZE + ((va >>> 12) & 0x3ff) * 4, pte >>> 0) };
+};
+
+// ---------------------------------------------------------------------------------------------
+// The hypervisor's own pages (ring compression): its GDT, TSS and IDT at HV_LINEAR.
+
+/**
+ * Write the hypervisor's system page: a GDT mirroring guest `g`'s, with ring-0 code and data
+ * compressed to ring 1 (the guest kernel runs there), its TSS, and the page table that maps the
+ * page at HV_LINEAR, supervisor and read-only.
+ */
+export const writeHypervisorPage = (d: Design, h: HostMachine, g: number): HostMachine => {
+  const view = guestView(d, h, g);
+  let mem = h.memory;
+  const sys = HV_FRAME.SYSTEM * PAGE_SIZE;
+  for (let i = 0; i <= GDT_LIMIT; i += 8) {
+    const read = (off: number) => readLinearWord(view, (view.cpu.gdtr.base + i + off) >>> 0);
+    const lo = read(0);
+    let hi = read(4);
+    if (isCodeOrData(hi) && !isConformingCode(hi) && descriptorDpl(hi) === 0) hi = (hi & ~(3 << 13)) | (1 << 13);
+    mem = writeWord(mem, sys + SYSTEM_PAGE.GDT + i, lo);
+    mem = writeWord(mem, sys + SYSTEM_PAGE.GDT + i + 4, hi >>> 0);
+  }
+  mem = writeWord(mem, sys + SYSTEM_PAGE.TSS + 4, HARNESS.STACK_TOP);
+  mem = writeWord(mem, sys + SYSTEM_PAGE.TSS + 8, SEL.KERNEL_DATA);
+  mem = writeWord(mem, sys + SYSTEM_PAGE.TSS + 0x64, (TSS_LIMIT + 1) << 16);
+  for (let v = 0; v < 256; v++) {
+    const gate = gateDescriptor(SEL.KERNEL_CODE, HV_LINEAR + 0x1000, { type: 0xe, dpl: 0, present: true });
+    mem = writeWord(mem, sys + SYSTEM_PAGE.IDT + v * 8, gate.lo);
+    mem = writeWord(mem, sys + SYSTEM_PAGE.IDT + v * 8 + 4, gate.hi);
+  }
+  mem = writeWord(mem, HV_FRAME.PAGE_TABLE * PAGE_SIZE, (HV_FRAME.SYSTEM * PAGE_SIZE) | PTE.P | PTE.A);
+  return { ...h, memory: mem };
+};
+
+/** A word at a linear address of a machine, read through its tables without side effects (0 if unmapped). */
+const readLinearWord = (m: Machine, va: number): number => {
+  if (!(m.cpu.cr0 & CR0.PG)) return readWord(m.memory, va);
+  const r = walk(
+    X86_32,
+    (m.cpu.cr3 & PTE.FRAME) >>> 0,
+    va,
+    (pa) => readWord(m.memory, pa),
+    () => true,
+  );
+  return r.ok ? readWord(m.memory, (r.frame | (va & 0xfff)) >>> 0) : 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// CPU virtualization: context load and save.
+
+/** Ring compression: guest rings 0-2 run at real ring 1, ring 3 at ring 3; the hypervisor keeps IF, IOPL, CR0, CR3 and the descriptor tables. */
+export const ringCompression = {
+  load: (h: HostMachine, g: number, v: Cpu): Cpu => {
+    const cpl: Cpl = v.cpl === 3 ? 3 : 1;
+    return {
+      ...v,
+      cpl,
+      cs: ((v.cs & 0xfffc) | cpl) >>> 0,
+      eflags: ((v.eflags & ~(EFLAGS.IF | EFLAGS.IOPL)) | EFLAGS.IF) >>> 0,
+      cr0: (CR0.PE | CR0.ET | CR0.NE | CR0.WP | CR0.PG) >>> 0,
+      cr3: h.guests[g]!.shadow.root * PAGE_SIZE,
+      gdtr: { base: HV_LINEAR + SYSTEM_PAGE.GDT, limit: GDT_LIMIT },
+      idtr: { base: HV_LINEAR + SYSTEM_PAGE.IDT, limit: IDT_LIMIT },
+      ldtr: { selector: 0, base: 0, limit: 0 },
+      tr: { selector: SEL.TSS, base: HV_LINEAR + SYSTEM_PAGE.TSS, limit: TSS_LIMIT },
+      pending: [],
+    };
+  },
+  save: (_h: HostMachine, _g: number, real: Cpu, v: Cpu): Cpu => {
+    const cpl: Cpl = real.cpl === 3 ? 3 : 0;
+    return {
+      ...v,
+      cpl,
+      cs: ((real.cs & 0xfffc) | cpl) >>> 0,
+      eflags: ((real.eflags & ~(EFLAGS.IF | EFLAGS.IOPL)) | (v.eflags & (EFLAGS.IF | EFLAGS.IOPL))) >>> 0,
+      regs: real.regs,
+      stiShadow: real.stiShadow,
+      run: real.run,
+    };
+  },
+  /** Every exception, INT n and external interrupt goes through the hypervisor's IDT to the hypervisor. */
+  exits: { exception: () => true, softwareInterrupt: true, externalInterrupt: true } satisfies ExitControls,
+} as const;
+
+/** VMX non-root mode: the guest runs at its own CPL on its own state; under shadow paging the hypervisor owns CR3 and CR0.PG/WP. */
+export const vmx = {
+  load: (h: HostMachine, g: number, v: Cpu, mmu: DesignAxes['mmu']): Cpu =>
+    mmu === 'nested' ? v : { ...v, cr3: h.guests[g]!.shadow.root * PAGE_SIZE, cr0: (v.cr0 | CR0.PG | CR0.WP) >>> 0 },
+  save: (real: Cpu, v: Cpu, mmu: DesignAxes['mmu']): Cpu =>
+    mmu === 'nested'
+      ? real
+      : { ...real, cr3: v.cr3, cr0: ((real.cr0 & ~(CR0.PG | CR0.WP)) | (v.cr0 & (CR0.PG | CR0.WP))) >>> 0 },
+  /** Exit controls: HLT and I/O exiting, external-interrupt exiting; with shadow paging also CR3 and INVLPG exiting, #PF in the exception bitmap, and CR0.PG/WP owned. */
+  exits: (mmu: DesignAxes['mmu'], vcpu: Cpu): ExitControls =>
+    mmu === 'nested'
+      ? { instruction: (op) => op.kind === 'hlt' || op.kind === 'in' || op.kind === 'out', externalInterrupt: true }
+      : {
+          instruction: (op) =>
+            op.kind === 'hlt' ||
+            op.kind === 'in' ||
+            op.kind === 'out' ||
+            op.kind === 'movToCr3' ||
+            op.kind === 'invlpg' ||
+            (op.kind === 'movFromCr' && op.cr === 3),
+          exception: (v) => v === 14,
+          externalInterrupt: true,
+          cr0Mask: CR0.PG | CR0.WP,
+          cr0ReadShadow: vcpu.cr0,
+        },
+} as const;
+
+/**
+ * Instructions a binary translator rewrites in guest kernel code, and a paravirtual kernel
+ * replaces with hypercalls: every kind that is privileged or sensitive (the Popek–Goldberg
+ * classification, properties/classify.ts; a test checks the two agree).
+ */
+export const NOT_INNOCUOUS: ReadonlySet<OpKind> = new Set<OpKind>([
+  'movToCr0',
+  'movToCr3',
+  'movFromCr',
+  'clts',
+  'invlpg',
+  'cli',
+  'sti',
+  'hlt',
+  'lgdt',
+  'lidt',
+  'lldt',
+  'ltr',
+  'in',
+  'out',
+  'sgdt',
+  'sidt',
+  'sldt',
+  'str',
+  'smsw',
+  'pushf',
+  'popf',
+  'movFromCs',
+  'lar',
+  'lsl',
+  'verr',
+  'verw',
+  'int',
+  'iret',
+]);
+
+// ---------------------------------------------------------------------------------------------
+// A design from its axes.
+
+/** The standard handler: emulate what trapped, keep the MMU in sync, fill the shadow after a hidden fault. */
+export const standardHandle =
+  (dref: () => Design) =>
+  (h: HostMachine, entry: HypervisorEntry): HostMachine => {
+    const d = dref();
+    if (entry.kind === 'call') return emulate(d, h, entry.op).host;
+    let out: HostMachine;
+    if (entry.phase === 'boundary') out = injectPending(d, h);
+    else out = emulate(d, entry.before, entry.op).host;
+    if (
+      d.axes.mmu === 'shadow' &&
+      entry.exit.reason === 'exception' &&
+      entry.exit.vector === 14 &&
+      entry.exit.address !== undefined
+    )
+      out = shadowFill(d, out, out.current, entry.exit.address);
+    return out;
+  };
+
+/** Options of `composeDesign`: the axes, a name, and any function to replace. */
+export type DesignSpec = { readonly name: string; readonly description: string; readonly axes: DesignAxes } & Partial<
+  Omit<Design, 'name' | 'description' | 'axes'>
+>;
+
+/**
+ * A design from its choices on each axis, with the toolkit's standard pieces; any piece given in
+ * `spec` replaces the standard one (a user's new shadow-sync scheme, a mutant's missing flush).
+ */
+export const composeDesign = (spec: DesignSpec): Design => {
+  const { axes } = spec;
+  const rc = axes.cpu !== 'hardware-assisted';
+  let self: Design;
+  const std: Design = {
+    name: spec.name,
+    description: spec.description,
+    axes,
+    init: (h0) => {
+      let h = h0;
+      if (rc) h = writeHypervisorPage(self, h, 0);
+      for (const ctx of h.guests) {
+        if (axes.mmu === 'nested') {
+          const tables = Array.from(
+            { length: Math.ceil(h.config.guestGeometry.frames / 1024) },
+            (_, i) => poolBase(ctx.id) + POOL.EPT_TABLE + i,
+          );
+          h = {
+            ...h,
+            memory: buildEpt(h.memory, ctx.eptRoot, tables, h.config.guestGeometry.frames, guestBase(h.config, ctx.id)),
+          };
+        } else h = shadowZap(self, h, ctx.id);
+      }
+      return { ...h, cpu: self.load(h, h.current, h.guests[h.current]!.vcpu) };
+    },
+    hardware: (h) => {
+      const bytes = hostFrames(h.config) * PAGE_SIZE;
+      const identity = (pa: number) => (pa < bytes ? pa : -1);
+      const vcpu = h.guests[h.current]!.vcpu;
+      const physical = axes.mmu === 'nested' ? eptPort(h.guests[h.current]!.eptRoot * PAGE_SIZE, bytes) : identity;
+      return { physical, exits: rc ? ringCompression.exits : vmx.exits(axes.mmu, vcpu) } satisfies Hardware;
+    },
+    load: (h, g, v) => (rc ? ringCompression.load(h, g, v) : vmx.load(h, g, v, axes.mmu)),
+    save: (h, g, real, v) => (rc ? ringCompression.save(h, g, real, v) : vmx.save(real, v, axes.mmu)),
+    dispatch: (h, op) => {
+      if (axes.cpu !== 'binary-translation' && axes.cpu !== 'paravirtual') return 'native';
+      const v = self.save(h, h.current, h.cpu, h.guests[h.current]!.vcpu);
+      return v.cpl !== 3 && NOT_INNOCUOUS.has(op.kind) ? 'hypervisor' : 'native';
+    },
+    handle: standardHandle(() => self),
+    afterNative: (h) => {
+      if (!rc) return h; // VMX delivers injected interrupts itself at the guest's instruction boundaries
+      const v = self.save(h, h.current, h.cpu, h.guests[h.current]!.vcpu);
+      return v.pending.length > 0 && v.eflags & EFLAGS.IF && !v.stiShadow ? injectPending(self, h) : h;
+    },
+    tag: (_h, g) => (axes.tlb === 'vpid' ? g + 1 : 0),
+    switchTo: (h, to) => {
+      if (to === h.current) return h;
+      const saved = withGuest(h, h.current, { vcpu: self.save(h, h.current, h.cpu, h.guests[h.current]!.vcpu) });
+      const tlb = axes.tlb === 'flush' ? tlbFlushAll(saved.tlb) : saved.tlb;
+      const next = { ...saved, tlb, current: to };
+      return { ...next, cpu: self.load(next, to, next.guests[to]!.vcpu) };
+    },
+  };
+  const { name: _n, description: _d, axes: _a, ...overrides } = spec;
+  self = { ...std, ...overrides };
+  return self;
+};
