@@ -155,12 +155,35 @@ export const directoryFrames = (g: Geometry, base: PhysicalMemory): boolean[] =>
     return true;
   });
 
-/** The observed words of a geometry: the used words of every frame, the GDT and the LDT. */
-export const observedWords = (g: Geometry): Observed => {
+/**
+ * Byte offsets within a page that a batch's operations name (a store through a remapped page lands
+ * at the same offset of another frame, so every frame is observed there).
+ */
+export const namedOffsets = (sequences: readonly Sequence[]): number[] => {
+  const out = new Set<number>();
+  for (const s of sequences)
+    for (const op of s.ops) {
+      if (!('va' in op)) continue;
+      const o = op.va & 0xffc;
+      out.add(o);
+      if (op.kind === 'sgdt' || op.kind === 'sidt' || op.kind === 'lgdt' || op.kind === 'lidt')
+        out.add((o + 4) & 0xffc);
+    }
+  return [...out].sort((a, b) => a - b);
+};
+
+/**
+ * The observed words of a geometry: the used words of every frame (and the other offsets the
+ * operations name), the GDT and the LDT. Every word an operation can write is among them.
+ */
+export const observedWords = (g: Geometry, offsets: readonly number[] = []): Observed => {
   const sys = bootFrames(g).system * PAGE_SIZE;
   const perFrame = Math.max(g.wordsPerPage + 1, g.dirEntries, g.tableEntries);
   const raw: [number, number][] = [];
-  for (let f = 0; f < g.frames; f++) raw.push([f * PAGE_SIZE, perFrame]);
+  for (let f = 0; f < g.frames; f++) {
+    raw.push([f * PAGE_SIZE, perFrame]);
+    for (const o of offsets) if (o >= perFrame * 4 && o < HARNESS_FIRST_SLOT * 4) raw.push([f * PAGE_SIZE + o, 1]);
+  }
   raw.push([sys + SYSTEM_PAGE.GDT, 128 / 4], [sys + SYSTEM_PAGE.LDT, 16 / 4]);
   raw.sort((a, b) => a[0] - b[0]);
   const ranges: [number, number][] = [];
@@ -169,8 +192,9 @@ export const observedWords = (g: Geometry): Observed => {
     if (last && last[0] + last[1] * 4 >= pa) last[1] = Math.max(last[1], (pa - last[0]) / 4 + n);
     else ranges.push([pa, n]);
   }
-  const has = (pa: number) => ranges.some(([s, n]) => pa >= s && pa < s + n * 4);
-  return { ranges, has };
+  const words = new Set<number>();
+  for (const [pa, n] of ranges) for (let i = 0; i < n; i++) words.add(pa + i * 4);
+  return { ranges, has: (pa: number) => words.has(pa) };
 };
 
 /** Why a geometry cannot be embedded, or undefined. */
@@ -197,11 +221,23 @@ const GUARDED_DESCRIPTORS: readonly (readonly [number, number])[] = [
 ];
 
 /** Why a machine cannot start a sequence in this harness, or undefined. */
+const refCache = new Map<string, { ref: Machine; dirs: boolean[] }>();
+const standard = (g: Geometry) => {
+  const key = JSON.stringify(g);
+  let r = refCache.get(key);
+  if (!r) {
+    const ref = bootMachine({ geometry: g });
+    r = { ref, dirs: directoryFrames(g, ref.memory) };
+    refCache.set(key, r);
+  }
+  return r;
+};
+
 export const machineEmbedProblem = (m: Machine): string | undefined => {
   const g = m.geometry;
   const gp = geometryEmbedProblem(g);
   if (gp) return gp;
-  const ref = bootMachine({ geometry: g });
+  const { ref, dirs } = standard(g);
   const c = m.cpu;
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
   if (!same(c.gdtr, ref.cpu.gdtr) || !same(c.idtr, ref.cpu.idtr) || !same(c.tr, ref.cpu.tr))
@@ -213,10 +249,9 @@ export const machineEmbedProblem = (m: Machine): string | undefined => {
   if (c.cpl === 2) return 'CPL 2 has no stack segment in the standard GDT';
   if ((c.cr0 & (CR0.PE | CR0.PG)) >>> 0 !== (CR0.PE | CR0.PG) >>> 0) return 'CR0.PE and CR0.PG must be set';
   if (c.cr0 & (CR0.AM | CR0.CD | CR0.NW)) return 'CR0.AM, CD and NW must be clear';
-  const dirs = directoryFrames(g, ref.memory);
   if (!dirs[c.cr3 >>> 12]) return 'CR3 must name a frame the harness can use as a directory';
   const sys = bootFrames(g).system * PAGE_SIZE;
-  for (const [pa, v] of nonZeroWords(m.memory)) {
+  for (const [pa, v] of memoryDiff(ref.memory, m.memory)) {
     if (pa >= g.frames * PAGE_SIZE) return `memory beyond the geometry's frames (${pa.toString(16)}) must be zero`;
     const f = pa >>> 12;
     const w = (pa & 0xfff) >>> 2;
@@ -228,7 +263,12 @@ export const machineEmbedProblem = (m: Machine): string | undefined => {
     for (const k of [0, 4])
       if (readWord(m.memory, sys + i * 8 + k) !== readWord(ref.memory, sys + i * 8 + k))
         return `GDT descriptor ${i} must be the standard one`;
-  for (let v = 0; v < 256; v++) {
+  const idtChanged = new Set(
+    memoryDiff(ref.memory, m.memory)
+      .filter(([pa]) => pa >= sys + SYSTEM_PAGE.IDT && pa < sys + PAGE_SIZE)
+      .map(([pa]) => (pa - sys - SYSTEM_PAGE.IDT) >>> 3),
+  );
+  for (const v of idtChanged) {
     const lo = readWord(m.memory, sys + SYSTEM_PAGE.IDT + v * 8);
     const hi = readWord(m.memory, sys + SYSTEM_PAGE.IDT + v * 8 + 4);
     if (!(hi & 0x8000)) continue;
@@ -265,7 +305,7 @@ export const buildKernel = (sequences: readonly Sequence[]): Kernel => {
   const gprob = geometryEmbedProblem(g);
   if (gprob) throw new Error(gprob);
   const { ref, dirs, mem: base } = baseImage(g);
-  const observed = observedWords(g);
+  const observed = observedWords(g, namedOffsets(sequences));
   const frames = bootFrames(g);
   const sysPa = frames.system * PAGE_SIZE;
   const sysLin = systemPageLinear(g);
@@ -366,6 +406,15 @@ export const buildKernel = (sequences: readonly Sequence[]): Kernel => {
     a.emit(I.addRegImm(edx, 8), I.decReg(ebp)).jcc(CC.ne, name);
   };
   forRanges('restore_obs', TABLES, LOW);
+  // With the base directory (the memory is the base image now): TR back to the standard TSS if an
+  // LTR moved it (LTR needs it available, and sets the busy flag again), and LDTR as the machine
+  // holds it. Both read (and LTR writes) the GDT through paging, so the observed words are restored
+  // once more afterwards: the harness's own accesses leave no trace in the model's memory.
+  a.emit(I.movRegImm(eax, ref.cpu.cr3), I.movToCr(3, eax), I.str(eax), I.cmpRegImm(eax, SEL.TSS)).jcc(CC.e, 'tr_ok');
+  a.emit(I.aluMemImm(4, LOW + sysPa + SEL.TSS + 4, ~0x200 >>> 0), I.movRegImm(eax, SEL.TSS), I.ltr(eax));
+  a.label('tr_ok');
+  a.emit(I.loadBased(eax, ebx, SD.LDTR), I.lldt(eax));
+  forRanges('restore_obs2', TABLES, LOW);
   // This sequence's differences.
   a.emit(I.loadBased(ecx, ebx, SD.NPATCH), I.loadBased(esi, ebx, SD.PATCHES), I.testRegReg(ecx, ecx)).jcc(
     CC.e,
@@ -379,9 +428,9 @@ export const buildKernel = (sequences: readonly Sequence[]): Kernel => {
   // Sequence-start record.
   a.emit(I.load(edi, V.REC_PTR), I.load(eax, V.SEQ_I), I.orRegImm(eax, TAG_SEQ_START << 24), I.stosd());
   a.emit(I.store(V.REC_PTR, edi));
-  // Control registers and LDTR, as the machine holds them (the CR3 write flushes the TLB).
+  // Control registers as the machine holds them (the CR3 write flushes the TLB).
   a.emit(I.loadBased(eax, ebx, SD.CR3), I.movToCr(3, eax), I.loadBased(eax, ebx, SD.CR0), I.movToCr(0, eax));
-  a.emit(I.loadBased(eax, ebx, SD.CR2), I.movToCr(2, eax), I.loadBased(eax, ebx, SD.LDTR), I.lldt(eax));
+  a.emit(I.loadBased(eax, ebx, SD.CR2), I.movToCr(2, eax));
   for (let i = 0; i < 6; i++) a.emit(I.loadBased(eax, ebx, SD.REGS + i * 4), I.store(V.SAVE_EAX + i * 4, eax));
   a.emit(I.storeImm(V.OPIDX, 0), I.store(V.PREV_SD, ebx));
   a.jmp('resume');
@@ -541,8 +590,12 @@ export const buildKernel = (sequences: readonly Sequence[]): Kernel => {
   put16(V.IDTR, ref.cpu.idtr.limit);
   put32(V.IDTR + 2, ref.cpu.idtr.base);
   put32(V.OBS_N, observed.ranges.length);
-  put32(V.GCHK_N, GUARDED_DESCRIPTORS.length * 2);
   a.emit([...vars]);
+
+  const patch32 = (addr: number, v: number) => {
+    const b = addr - IMAGE;
+    for (let i = 0; i < 4; i++) a.bytes[b + i] = (v >>> (8 * i)) & 0xff;
+  };
 
   // --- Page tables: the boot directory (identity for the boot stub, plus the harness slots)
   // and the harness's eight tables, shared by every model directory.
@@ -582,13 +635,26 @@ export const buildKernel = (sequences: readonly Sequence[]): Kernel => {
   a.label('obs_list');
   for (const [pa, n] of observed.ranges) a.u32(pa).u32(n);
   a.label('gdt_checks');
+  const checks: [number, number, number][] = [];
   for (const [i, hiMask] of GUARDED_DESCRIPTORS) {
     const at = sysPa + SYSTEM_PAGE.GDT + i * 8;
-    a.u32(at).u32(0xffff_ffff).u32(readWord(base, at));
-    a.u32(at + 4)
-      .u32(hiMask >>> 0)
-      .u32((readWord(base, at + 4) & hiMask) >>> 0);
+    checks.push([at, 0xffff_ffff, readWord(base, at)], [at + 4, hiMask >>> 0, (readWord(base, at + 4) & hiMask) >>> 0]);
   }
+  // IDT gates an operation can write: still 32-bit interrupt or trap gates to the harness's
+  // handler (present or not, any DPL), so every delivery lands in the harness.
+  const gates = new Set<number>();
+  for (const [pa, n] of observed.ranges)
+    for (let k = 0; k < n; k++) {
+      const off = pa + k * 4 - sysPa - SYSTEM_PAGE.IDT;
+      if (off >= 0 && off < 256 * 8) gates.add(off >>> 3);
+    }
+  for (const v of gates) {
+    const at = sysPa + SYSTEM_PAGE.IDT + v * 8;
+    checks.push([at, 0xffff_ffff, readWord(base, at)]);
+    checks.push([at + 4, 0xffff_1eff, ((readWord(base, at + 4) & 0xffff_0000) | 0x0e00) >>> 0]);
+  }
+  for (const [at, mask, want] of checks) a.u32(at).u32(mask).u32(want);
+  patch32(V.GCHK_N, checks.length);
 
   // --- Sequences: descriptors, op tables, patches, code.
   a.align(64, 0);

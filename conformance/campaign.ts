@@ -1,0 +1,148 @@
+/**
+ * A conformance campaign: sequences in batches, one QEMU boot per batch, every real run checked
+ * against the reference. Building the next batch overlaps the current boot (QEMU is a separate
+ * process), so both cores work.
+ */
+
+import { buildKernel, type Kernel, type Sequence } from './kernel.ts';
+import { checkSequence, REFERENCE, type Reference, type Verdict } from './oracle.ts';
+import type { Accel, AccelRequest, BootResult } from './runner.ts';
+import { runKernel } from './runner.ts';
+
+export interface CampaignOptions {
+  readonly accel?: AccelRequest;
+  readonly batchSize?: number;
+  readonly timeoutMs?: number;
+  readonly reference?: Reference;
+  /** Called after each batch with the running totals. */
+  readonly onProgress?: (s: CampaignStats) => void;
+}
+
+/** A disagreement (or a boot error), with everything needed to replay it. */
+export interface Finding {
+  readonly kind: 'disagree' | 'crash' | 'inconclusive';
+  readonly sequence: Sequence;
+  readonly verdict?: Verdict;
+  readonly error?: string;
+  readonly accel: Accel;
+}
+
+export interface CampaignStats {
+  sequences: number;
+  operations: number;
+  agreed: number;
+  guardStops: number;
+  disagreements: number;
+  crashes: number;
+  inconclusive: number;
+  /** Sequences whose comparison stopped at a known TCG deviation (README), by name. */
+  deviations: Record<string, number>;
+  boots: number;
+  accel: Accel | 'none';
+  wallMs: number;
+  qemuMs: number;
+}
+
+export interface CampaignResult {
+  readonly stats: CampaignStats;
+  readonly findings: readonly Finding[];
+}
+
+/** Check one boot's results; push findings. */
+export const checkBoot = (
+  batch: readonly Sequence[],
+  kernel: Kernel,
+  boot: BootResult,
+  ref: Reference,
+  stats: CampaignStats,
+  findings: Finding[],
+) => {
+  const seen = new Set<number>();
+  for (const real of boot.sequences) {
+    const seq = batch[real.index];
+    if (!seq) continue;
+    seen.add(real.index);
+    stats.sequences++;
+    stats.operations += real.steps.length;
+    if (real.end === 'guard') stats.guardStops++;
+    const v = checkSequence(seq, real, kernel.placements[real.index]!, kernel.observed, ref, boot.accel);
+    if (v.kind === 'deviation') {
+      stats.deviations[v.name] = (stats.deviations[v.name] ?? 0) + 1;
+    } else if (v.kind === 'disagree') {
+      stats.disagreements++;
+      findings.push({ kind: 'disagree', sequence: seq, verdict: v, accel: boot.accel });
+    } else if (v.kind === 'inconclusive') {
+      stats.inconclusive++;
+      findings.push({ kind: 'inconclusive', sequence: seq, verdict: v, accel: boot.accel });
+    } else if (real.end === 'crashed') {
+      stats.crashes++;
+      findings.push({ kind: 'crash', sequence: seq, error: boot.error ?? 'crashed', accel: boot.accel });
+    } else stats.agreed++;
+  }
+  if (boot.error && !boot.sequences.some((s) => s.end === 'crashed')) {
+    // The boot failed outside any sequence's steps: blame the first sequence that did not run.
+    const first = batch.findIndex((_, i) => !seen.has(i));
+    stats.crashes++;
+    findings.push({
+      kind: 'crash',
+      sequence: batch[Math.max(0, first)]!,
+      error: `${boot.error} (sequence ${first} of the batch did not run)`,
+      accel: boot.accel,
+    });
+  }
+};
+
+/** Run every sequence from `source` (a batch at a time) and check it. */
+export const runCampaign = async (
+  source: (batchIndex: number) => Sequence[] | undefined,
+  options: CampaignOptions = {},
+): Promise<CampaignResult> => {
+  const ref = options.reference ?? REFERENCE;
+  const started = performance.now();
+  const stats: CampaignStats = {
+    sequences: 0,
+    operations: 0,
+    agreed: 0,
+    guardStops: 0,
+    disagreements: 0,
+    crashes: 0,
+    inconclusive: 0,
+    deviations: {},
+    boots: 0,
+    accel: 'none',
+    wallMs: 0,
+    qemuMs: 0,
+  };
+  const findings: Finding[] = [];
+  // Batches to run: from the source, plus the rest of a batch whose boot died part-way.
+  const retry: Sequence[][] = [];
+  let sourceIndex = 0;
+  const build = () => {
+    const batch = retry.shift() ?? source(sourceIndex++);
+    return batch && batch.length > 0 ? { batch, kernel: buildKernel(batch) } : undefined;
+  };
+  let cur = build();
+  while (cur) {
+    const running = runKernel(cur.kernel, {
+      ...(options.accel ? { accel: options.accel } : {}),
+      ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    });
+    const boot = await running;
+    stats.boots++;
+    stats.accel = boot.accel;
+    stats.qemuMs += boot.wallMs;
+    const before = findings.length;
+    checkBoot(cur.batch, cur.kernel, boot, ref, stats, findings);
+    if (boot.error) {
+      const ran = new Set(boot.sequences.map((s) => s.index));
+      const crashed = findings.slice(before).map((f) => cur!.batch.indexOf(f.sequence));
+      const rest = cur.batch.filter((_, i) => !ran.has(i) && !crashed.includes(i));
+      if (rest.length > 0) retry.push(rest);
+    }
+    stats.wallMs = performance.now() - started;
+    options.onProgress?.({ ...stats, deviations: { ...stats.deviations } });
+    cur = build();
+  }
+  stats.wallMs = performance.now() - started;
+  return { stats, findings };
+};
