@@ -3,6 +3,7 @@
  * Exit codes: 0 all held, 1 a property failed, 2 bad usage or bad input.
  */
 import { Command, CommanderError } from 'commander';
+import { registerConform } from './conform.ts';
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
 
@@ -10,6 +11,8 @@ const program = new Command('hyperprop')
   .description('Property-based formal checking of hypervisor designs against a faithful x86 reference model')
   .exitOverride()
   .configureOutput({ outputError: (s, write) => write(s) });
+
+registerConform(program);
 
 try {
   await program.parseAsync(process.argv);

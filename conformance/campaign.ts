@@ -114,35 +114,48 @@ export const runCampaign = async (
     qemuMs: 0,
   };
   const findings: Finding[] = [];
-  // Batches to run: from the source, plus the rest of a batch whose boot died part-way.
+  // Batches to run: from the source, plus the rest of a batch whose boot died part-way. While
+  // QEMU runs one batch (another process, the other core), the previous one is checked and the
+  // next one built.
   const retry: Sequence[][] = [];
   let sourceIndex = 0;
   const build = () => {
     const batch = retry.shift() ?? source(sourceIndex++);
     return batch && batch.length > 0 ? { batch, kernel: buildKernel(batch) } : undefined;
   };
+  type Done = { batch: Sequence[]; kernel: Kernel; boot: BootResult };
+  const check = (d: Done) => {
+    checkBoot(d.batch, d.kernel, d.boot, ref, stats, findings);
+    stats.wallMs = performance.now() - started;
+    options.onProgress?.({ ...stats, deviations: { ...stats.deviations } });
+  };
   let cur = build();
+  let done: Done | undefined;
   while (cur) {
     const running = runKernel(cur.kernel, {
       ...(options.accel ? { accel: options.accel } : {}),
       ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
     });
+    if (done) check(done);
+    let next = build();
     const boot = await running;
     stats.boots++;
     stats.accel = boot.accel;
     stats.qemuMs += boot.wallMs;
-    const before = findings.length;
-    checkBoot(cur.batch, cur.kernel, boot, ref, stats, findings);
     if (boot.error) {
       const ran = new Set(boot.sequences.map((s) => s.index));
-      const crashed = findings.slice(before).map((f) => cur!.batch.indexOf(f.sequence));
-      const rest = cur.batch.filter((_, i) => !ran.has(i) && !crashed.includes(i));
-      if (rest.length > 0) retry.push(rest);
+      // checkBoot blames the first sequence that did not run when none was caught part-way.
+      if (!boot.sequences.some((s) => s.end === 'crashed')) ran.add(cur.batch.findIndex((_, i) => !ran.has(i)));
+      const rest = cur.batch.filter((_, i) => !ran.has(i));
+      if (rest.length > 0) {
+        retry.push(rest);
+        next ??= build();
+      }
     }
-    stats.wallMs = performance.now() - started;
-    options.onProgress?.({ ...stats, deviations: { ...stats.deviations } });
-    cur = build();
+    done = { batch: cur.batch, kernel: cur.kernel, boot };
+    cur = next;
   }
+  if (done) check(done);
   stats.wallMs = performance.now() - started;
   return { stats, findings };
 };

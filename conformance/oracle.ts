@@ -90,7 +90,8 @@ export const harnessEntry = (m: Machine): Machine[] => {
       throw e;
     }
   });
-  return dedupe(out.filter((x): x is Machine => x !== undefined));
+  const ok = out.filter((x): x is Machine => x !== undefined);
+  return ok.length <= 1 ? ok : dedupe(ok);
 };
 
 const machineKey = (m: Machine) => `${JSON.stringify(m.cpu)}|${JSON.stringify(m.tlb)}`;
@@ -219,7 +220,7 @@ export const checkSequence = (
     }
     if (next.length === 0)
       return { kind: 'disagree', step: i, op, real: r, permitted: tried, why: reasons[0] ?? 'nothing permitted' };
-    frontier = dedupe(next);
+    frontier = next.length === 1 ? next : dedupe(next);
     maxFrontier = Math.max(maxFrontier, frontier.length);
     if (frontier.length > FRONTIER_LIMIT)
       return { kind: 'inconclusive', step: i, why: `more than ${FRONTIER_LIMIT} reference machines fit the run` };

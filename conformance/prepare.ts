@@ -62,7 +62,21 @@ export const conformOp = (op: Op, m: Machine): Op | undefined => {
 };
 
 /** Why the harness cannot run `op` from `m` (on some permitted path), or undefined. */
-export const stepProblem = (m: Machine, op: Op): string | undefined => {
+export const stepProblem = (m: Machine, op: Op): string | undefined => stepCheck(m, op).problem;
+
+const stepCheck = (m: Machine, op: Op): { problem?: string; next?: Machine } => {
+  const problem = stepProblemWith(m, op, (succ) => {
+    next = succ[0]?.machine;
+  });
+  return problem ? { problem } : next ? { next } : {};
+};
+let next: Machine | undefined;
+
+const stepProblemWith = (
+  m: Machine,
+  op: Op,
+  seen: (succ: readonly { machine: Machine }[]) => void,
+): string | undefined => {
   const c = m.cpu;
   if (op.kind === 'timer') return 'timer events are not instructions';
   if (op.kind === 'iret' && (op.cs & 3) === 2) return 'IRET to RPL 2 (no ring-2 stack segment)';
@@ -71,6 +85,7 @@ export const stepProblem = (m: Machine, op: Op): string | undefined => {
   // next delivery from an outer ring then takes QEMU down: cut it on every accelerator.
   if (op.kind === 'ltr' && c.cpl === 0 && (c.regs[op.src] & 0xfffc) === 0) return 'LTR of a null selector';
   const succ = permitted(m, op);
+  seen(succ);
   for (const s of succ) {
     const n = s.machine.cpu;
     if (s.outcome.status === 'shutdown' || n.run !== 'running') return `a permitted path ends ${n.run}`;
@@ -100,10 +115,10 @@ export const prepareSequence = (
   for (const raw of ops) {
     const op = conformOp(raw, m);
     if (!op) continue;
-    const problem = stepProblem(m, op);
-    if (problem) return { machine, ops: out, cut: problem };
+    const { problem, next: after } = stepCheck(m, op);
+    if (problem || !after) return { machine, ops: out, cut: problem ?? 'no successor' };
     out.push(op);
-    m = permitted(m, op)[0]!.machine; // canonical first
+    m = after; // the canonical successor
   }
   return { machine, ops: out };
 };

@@ -1,0 +1,164 @@
+/**
+ * `hyperprop conform`: a conformance campaign of the reference against QEMU (KVM's real CPU where
+ * /dev/kvm exists, TCG elsewhere). Exit 0 when every real run is one the reference permits, 1 on a
+ * disagreement or a crashed boot, 2 on bad usage or when QEMU is missing.
+ */
+
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Command, InvalidArgumentError } from 'commander';
+import {
+  buildKernel,
+  type CampaignStats,
+  checkSequence,
+  type Finding,
+  qemuMissingReason,
+  runCampaign,
+  runKernel,
+  type Sequence,
+  sampleSequences,
+} from '../conformance/index.ts';
+import { memoryFrom, nonZeroWords } from '../model/memory.ts';
+import type { Machine } from '../model/state.ts';
+import { EMPTY_TLB } from '../model/tlb.ts';
+
+const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
+
+const int = (name: string, min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+  return n;
+};
+
+/** A machine as JSON (memory as its non-zero words). */
+export const machineToJson = (m: Machine) => ({
+  geometry: m.geometry,
+  cpu: m.cpu,
+  memory: [...nonZeroWords(m.memory)],
+  tlb: m.tlb,
+});
+export const machineFromJson = (j: ReturnType<typeof machineToJson>): Machine => ({
+  geometry: j.geometry,
+  cpu: j.cpu,
+  memory: memoryFrom(j.memory),
+  tlb: j.tlb ?? EMPTY_TLB,
+});
+
+/** A disagreement as a replayable file: `hyperprop conform --replay FILE` runs it again. */
+export const findingToJson = (f: Finding, seed: number) => ({
+  format: 'hyperprop-conformance-finding/1',
+  kind: f.kind,
+  accel: f.accel,
+  seed,
+  machine: machineToJson(f.sequence.machine),
+  ops: f.sequence.ops,
+  ...(f.verdict ? { verdict: f.verdict } : {}),
+  ...(f.error ? { error: f.error } : {}),
+});
+
+const writeAtomic = (dir: string, body: string) => {
+  mkdirSync(dir, { recursive: true });
+  const name = `conform-${createHash('sha256').update(body).digest('hex').slice(0, 16)}.json`;
+  const tmp = join(dir, `.${name}.tmp`);
+  writeFileSync(tmp, body);
+  renameSync(tmp, join(dir, name));
+  return join(dir, name);
+};
+
+const progressLine = (s: CampaignStats, total: number) => {
+  const rate = s.sequences / Math.max(0.001, s.wallMs / 1000);
+  return `conform [${s.accel}] ${s.sequences}/${total} sequences, ${s.disagreements} disagreements, ${s.crashes} crashes, ${rate.toFixed(0)} seq/s`;
+};
+
+export const registerConform = (program: Command): void => {
+  program
+    .command('conform')
+    .description('run generated operation sequences in QEMU and check every real result against the reference')
+    .option('--runs <n>', 'sequences to run', int('--runs', 1), 10_000)
+    .option('--seed <n>', 'seed (default: from the clock, printed)', int('--seed', 0))
+    .option('--accel <a>', 'auto (KVM if it can, else TCG) | kvm | tcg', 'auto')
+    .option('--batch <n>', 'sequences per QEMU boot', int('--batch', 1), 1000)
+    .option('--max-ops <n>', 'operations per sequence (1..n)', int('--max-ops', 1), 30)
+    .option('--timeout <ms>', 'time limit of one boot', int('--timeout', 1000), 120_000)
+    .option('--out <dir>', 'where disagreements are saved', 'counterexamples/conformance')
+    .option('--json <file>', 'write the JSON summary here (- for standard output)')
+    .option('--replay <file>', 'run one saved finding again instead of a campaign')
+    .action(async (o) => {
+      if (!['auto', 'kvm', 'tcg'].includes(o.accel)) {
+        process.stderr.write('hyperprop conform: --accel must be auto, kvm or tcg\n');
+        process.exit(EXIT.USAGE);
+      }
+      const missing = qemuMissingReason();
+      if (missing) {
+        process.stderr.write(`hyperprop conform: ${missing}\n`);
+        process.exit(EXIT.USAGE);
+      }
+      if (o.replay) {
+        let j: ReturnType<typeof findingToJson>;
+        try {
+          j = JSON.parse(readFileSync(o.replay, 'utf8'));
+        } catch (e) {
+          process.stderr.write(`hyperprop conform: cannot read ${o.replay}: ${String(e)}\n`);
+          process.exit(EXIT.USAGE);
+        }
+        const seq: Sequence = { machine: machineFromJson(j.machine), ops: j.ops };
+        const kernel = buildKernel([seq]);
+        const boot = await runKernel(kernel, { accel: o.accel, timeoutMs: o.timeout });
+        const real = boot.sequences[0];
+        const verdict = real
+          ? checkSequence(seq, real, kernel.placements[0]!, kernel.observed, undefined, boot.accel)
+          : undefined;
+        process.stdout.write(`${JSON.stringify({ accel: boot.accel, error: boot.error, verdict, real }, null, 2)}\n`);
+        process.exit(verdict?.kind === 'agree' && !boot.error ? EXIT.OK : EXIT.FAILED);
+      }
+      const seed: number = o.seed ?? Date.now() % 2 ** 31;
+      const runs: number = o.runs;
+      const batch: number = o.batch;
+      const tty = process.stderr.isTTY;
+      process.stderr.write(`hyperprop conform: ${runs} sequences, seed ${seed}, accel ${o.accel}\n`);
+      const result = await runCampaign(
+        (i) => {
+          const n = Math.min(batch, runs - i * batch);
+          return n > 0 ? sampleSequences(seed + i, n, undefined, o.maxOps) : undefined;
+        },
+        {
+          accel: o.accel,
+          batchSize: batch,
+          timeoutMs: o.timeout,
+          onProgress: (s) => {
+            if (tty) process.stderr.write(`\r${progressLine(s, runs)}`);
+          },
+        },
+      );
+      if (tty) process.stderr.write('\n');
+      const s = result.stats;
+      const saved = result.findings
+        .filter((f) => f.kind !== 'inconclusive')
+        .map((f) => writeAtomic(o.out, `${JSON.stringify(findingToJson(f, seed), null, 2)}\n`));
+      const summary = {
+        seed,
+        accel: s.accel,
+        sequences: s.sequences,
+        operations: s.operations,
+        agreed: s.agreed,
+        disagreements: s.disagreements,
+        crashes: s.crashes,
+        inconclusive: s.inconclusive,
+        guardStops: s.guardStops,
+        tcgDeviations: s.deviations,
+        boots: s.boots,
+        wallSeconds: Number((s.wallMs / 1000).toFixed(3)),
+        sequencesPerSecond: Number((s.sequences / (s.wallMs / 1000)).toFixed(1)),
+        findings: saved,
+      };
+      const json = `${JSON.stringify(summary, null, 2)}\n`;
+      if (o.json === '-') process.stdout.write(json);
+      else if (o.json) writeFileSync(o.json, json);
+      process.stderr.write(
+        `${progressLine(s, runs)}; ${s.guardStops} stopped early by the harness guard; ${(s.wallMs / 1000).toFixed(1)} s\n`,
+      );
+      for (const f of saved) process.stderr.write(`  saved ${f}\n`);
+      process.exit(s.disagreements + s.crashes > 0 ? EXIT.FAILED : EXIT.OK);
+    });
+};
