@@ -64,41 +64,34 @@ export const conformOp = (op: Op, m: Machine): Op | undefined => {
 /** Why the harness cannot run `op` from `m` (on some permitted path), or undefined. */
 export const stepProblem = (m: Machine, op: Op): string | undefined => stepCheck(m, op).problem;
 
+/** `stepProblem`, and the canonical successor when there is none. */
 const stepCheck = (m: Machine, op: Op): { problem?: string; next?: Machine } => {
-  const problem = stepProblemWith(m, op, (succ) => {
-    next = succ[0]?.machine;
-  });
-  return problem ? { problem } : next ? { next } : {};
-};
-let next: Machine | undefined;
-
-const stepProblemWith = (
-  m: Machine,
-  op: Op,
-  seen: (succ: readonly { machine: Machine }[]) => void,
-): string | undefined => {
   const c = m.cpu;
-  if (op.kind === 'timer') return 'timer events are not instructions';
-  if (op.kind === 'iret' && (op.cs & 3) === 2) return 'IRET to RPL 2 (no ring-2 stack segment)';
-  if (op.kind === 'hlt' && c.cpl === 0) return 'HLT at CPL 0 would stop the harness';
+  if (op.kind === 'timer') return { problem: 'timer events are not instructions' };
+  if (op.kind === 'iret' && (op.cs & 3) === 2) return { problem: 'IRET to RPL 2 (no ring-2 stack segment)' };
+  if (op.kind === 'hlt' && c.cpl === 0) return { problem: 'HLT at CPL 0 would stop the harness' };
   // TCG loads an invalid TR for LTR of a null selector instead of raising #GP(0) (README), and the
   // next delivery from an outer ring then takes QEMU down: cut it on every accelerator.
-  if (op.kind === 'ltr' && c.cpl === 0 && (c.regs[op.src] & 0xfffc) === 0) return 'LTR of a null selector';
+  if (op.kind === 'ltr' && c.cpl === 0 && (c.regs[op.src] & 0xfffc) === 0) return { problem: 'LTR of a null selector' };
   const succ = permitted(m, op);
-  seen(succ);
-  for (const s of succ) {
-    const n = s.machine.cpu;
-    if (s.outcome.status === 'shutdown' || n.run !== 'running') return `a permitted path ends ${n.run}`;
-    if (n.gdtr.base !== c.gdtr.base || n.gdtr.limit !== c.gdtr.limit) return 'LGDT would move the GDT';
-    if (n.idtr.base !== c.idtr.base || n.idtr.limit !== c.idtr.limit) return 'LIDT would move the IDT';
-    if (n.tr.selector !== c.tr.selector && n.tr.selector !== SEL.TSS && n.tr.selector !== SEL.AVAILABLE_TSS)
-      return 'LTR of a non-standard TSS';
-    if (n.ldtr.selector !== c.ldtr.selector && (n.ldtr.selector & 0xfffc) !== 0 && n.ldtr.selector !== SEL.LDT)
-      return 'LLDT of a non-standard LDT';
-    if (n.cpl === 2) return 'CPL 2 has no stack segment';
-    if ((n.cr0 & (CR0.AM | CR0.CD)) !== 0) return 'CR0.AM or CD';
-  }
-  return undefined;
+  const problem = (() => {
+    for (const s of succ) {
+      const n = s.machine.cpu;
+      if (s.outcome.status === 'shutdown' || n.run !== 'running') return `a permitted path ends ${n.run}`;
+      if (n.gdtr.base !== c.gdtr.base || n.gdtr.limit !== c.gdtr.limit) return 'LGDT would move the GDT';
+      if (n.idtr.base !== c.idtr.base || n.idtr.limit !== c.idtr.limit) return 'LIDT would move the IDT';
+      if (n.tr.selector !== c.tr.selector && n.tr.selector !== SEL.TSS && n.tr.selector !== SEL.AVAILABLE_TSS)
+        return 'LTR of a non-standard TSS';
+      if (n.ldtr.selector !== c.ldtr.selector && (n.ldtr.selector & 0xfffc) !== 0 && n.ldtr.selector !== SEL.LDT)
+        return 'LLDT of a non-standard LDT';
+      if (n.cpl === 2) return 'CPL 2 has no stack segment';
+      if ((n.cr0 & (CR0.AM | CR0.CD)) !== 0) return 'CR0.AM or CD';
+    }
+    return undefined;
+  })();
+  if (problem) return { problem };
+  const next = succ[0]?.machine;
+  return next ? { next } : { problem: 'no successor' };
 };
 
 /**
