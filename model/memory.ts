@@ -136,3 +136,17 @@ export const replaceRegion = (
   if (level === 0) return { root: sub as Node | undefined };
   return { root: put(mem.root, 0) };
 };
+
+/** True when two memories share the region's subtree (so it is certainly unchanged). O(1). */
+export const sameRegionNode = (a: PhysicalMemory, b: PhysicalMemory, base: number, frames: number): boolean => {
+  const level = regionLevel(frames);
+  const key = base * 1024;
+  let x: Node | number | undefined = a.root;
+  let y: Node | number | undefined = b.root;
+  for (let l = 0; l < level; l++) {
+    if (x === y) return true;
+    x = (x as Node | undefined)?.[slot(key, l)];
+    y = (y as Node | undefined)?.[slot(key, l)];
+  }
+  return x === y;
+};

@@ -1,0 +1,47 @@
+/**
+ * Efficiency (Popek–Goldberg's third requirement, DESIGN.md §4): measured as the share of guest
+ * operations that ran without the hypervisor, per operation kind; and checked as a property:
+ * an innocuous operation never traps, except where the trap is the guest's own exception (bare
+ * metal faults too and the hypervisor reflects it) or MMU virtualization at work (a hidden page
+ * fault that fills a shadow table; an EPT violation on guest-physical space with no memory).
+ */
+import { formatOp, INSTRUCTION_KINDS, NOT_INNOCUOUS, type OpKind } from '../model/index.ts';
+import type { Property } from './property.ts';
+import type { Trace } from './trace.ts';
+
+/** The innocuous instruction kinds (the classification's, see NOT_INNOCUOUS). */
+export const INNOCUOUS_KINDS: readonly OpKind[] = INSTRUCTION_KINDS.filter((k) => !NOT_INNOCUOUS.has(k));
+
+export const efficiency: Property = {
+  name: 'efficiency',
+  description: 'innocuous operations run without the hypervisor (bar the guest’s own faults and MMU virtualization)',
+  check: (design, _scenario, trace) => {
+    for (const s of trace.steps) {
+      if (!INNOCUOUS_KINDS.includes(s.op.kind)) continue;
+      if (s.ran.kind === 'native') continue;
+      if (s.ran.kind === 'call')
+        return { step: s.index, guest: s.guest, message: `innocuous ${formatOp(s.op)} was handed to the hypervisor` };
+      const e = s.ran.exit;
+      const hidden = design.axes.mmu === 'shadow' && e.reason === 'exception' && e.vector === 14;
+      if (hidden || e.reason === 'ept-violation' || s.referenceFaulted) continue;
+      return {
+        step: s.index,
+        guest: s.guest,
+        message: `innocuous ${formatOp(s.op)} trapped (${e.reason}${e.reason === 'exception' ? ` ${e.vector}` : ''}) though bare metal runs it without fault`,
+      };
+    }
+    return undefined;
+  },
+};
+
+/** Per operation kind: operations, and how many ran without the hypervisor. */
+export const efficiencyTable = (traces: readonly Trace[]): Record<string, { ops: number; native: number }> => {
+  const t: Record<string, { ops: number; native: number }> = {};
+  for (const tr of traces)
+    for (const s of tr.steps) {
+      const row = (t[s.op.kind] ??= { ops: 0, native: 0 });
+      row.ops++;
+      if (s.ran.kind === 'native') row.native++;
+    }
+  return t;
+};
