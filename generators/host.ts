@@ -7,7 +7,7 @@
  * measure what the bias buys.
  */
 import fc from 'fast-check';
-import { DEFAULT_GEOMETRY, type Geometry, OP_KINDS, type Op, type OpKind } from '../model/index.ts';
+import { bootFrames, DEFAULT_GEOMETRY, type Geometry, linear, OP_KINDS, type Op, type OpKind } from '../model/index.ts';
 import { arbGuestSpec, arbOp, arbOpOfKind, type GuestSpec } from './reference.ts';
 
 /** An operation of one guest. */
@@ -60,6 +60,46 @@ export const arbOpUniform = (g: Geometry, kind: OpKind): fc.Arbitrary<Op> => {
   }
 };
 
+/**
+ * Short motifs of related operations, the bias DESIGN.md §5 asks for beyond single values: use a
+ * translation, rewrite its PTE through the page-table window, invalidate (or reload CR3), use it
+ * again; or mask interrupts around a timer tick. Directory slot 0's table is mapped at window page
+ * (0,0), so linear(0,0,t) is the PTE of page (0,t). Every operation of a motif shrinks away on its own.
+ */
+export const arbMotif = (g: Geometry): fc.Arbitrary<Op[]> => {
+  const t = fc.integer({ min: 2, max: Math.max(2, g.tableEntries - 1) });
+  const w = fc.integer({ min: 0, max: g.wordsPerPage - 1 });
+  const reg = fc.constantFrom(0 as const, 1 as const, 2 as const, 3 as const);
+  const pte = fc
+    .tuple(fc.integer({ min: 0, max: g.frames - 1 }), fc.constantFrom(0x7, 0x5, 0x3, 0x27, 0x67))
+    .map(([f, bits]) => ((f << 12) | bits) >>> 0);
+  const staleTranslation = fc
+    .tuple(t, w, pte, reg, fc.constantFrom('invlpg' as const, 'movToCr3' as const, 'none' as const))
+    .map(([tt, ww, value, r, invalidate]) => {
+      const page = linear(0, tt, ww);
+      const ops: Op[] = [
+        { kind: 'load', dst: 0, va: page },
+        { kind: 'movImm', dst: r, imm: value },
+        { kind: 'store', va: linear(0, 0, tt), src: r },
+      ];
+      if (invalidate === 'invlpg') ops.push({ kind: 'invlpg', va: page });
+      if (invalidate === 'movToCr3') ops.push({ kind: 'movToCr3', value: bootFrames(g).pageDirectory * 4096 });
+      ops.push({ kind: 'load', dst: 1, va: page });
+      return ops;
+    });
+  const maskedTick = fc.constantFrom<Op[]>(
+    [
+      { kind: 'cli' },
+      { kind: 'timer' },
+      { kind: 'pushf', dst: 0 },
+      { kind: 'sti' },
+      { kind: 'movImm', dst: 1, imm: 1 },
+    ],
+    [{ kind: 'sti' }, { kind: 'timer' }, { kind: 'hlt' }, { kind: 'timer' }],
+  );
+  return fc.oneof({ weight: 3, arbitrary: staleTranslation }, { weight: 1, arbitrary: maskedTick });
+};
+
 /** Scenarios: guests and a sequence of runs of operations per guest. */
 export const arbScenario = (o: ScenarioOptions = {}): fc.Arbitrary<Scenario> => {
   const g = o.geometry ?? DEFAULT_GEOMETRY;
@@ -68,12 +108,17 @@ export const arbScenario = (o: ScenarioOptions = {}): fc.Arbitrary<Scenario> => 
   const maxOps = o.maxOps ?? 24;
   const kinds = o.kinds ?? OP_KINDS;
   const op = o.values === 'uniform' ? fc.oneof(...kinds.map((k) => arbOpUniform(g, k))) : arbOp(g, kinds);
+  const plain = fc.array(op, { minLength: 1, maxLength: 4 });
+  const run =
+    o.values === 'uniform' || o.kinds !== undefined
+      ? plain
+      : fc.oneof({ weight: 4, arbitrary: plain }, { weight: 1, arbitrary: arbMotif(g) });
   // No `chain`: guests and operations shrink independently (a guest index beyond the guests
   // that remain after shrinking folds back onto them).
   return fc
     .record({
       guests: fc.array(arbGuestSpec(g, [0, 0, 3]), { minLength: minGuests, maxLength: maxGuests }),
-      runs: fc.array(fc.tuple(fc.nat({ max: maxGuests - 1 }), fc.array(op, { minLength: 1, maxLength: 4 })), {
+      runs: fc.array(fc.tuple(fc.nat({ max: maxGuests - 1 }), run), {
         minLength: 1,
         maxLength: Math.max(1, Math.ceil(maxOps / 2)),
       }),

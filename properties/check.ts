@@ -5,7 +5,8 @@
  */
 import fc from 'fast-check';
 import { arbScenario, type Scenario, type ScenarioOptions } from '../generators/host.ts';
-import type { Design } from '../model/index.ts';
+import { plainGuestSpec } from '../generators/reference.ts';
+import { type Design, linear, type Op } from '../model/index.ts';
 import { efficiency } from './efficiency.ts';
 import { equivalence } from './equivalence.ts';
 import { isolation } from './isolation.ts';
@@ -62,30 +63,84 @@ export const checkScenario = (
 
 /**
  * Shrink further what fast-check shrank: every property here is prefix-closed (a failure at step
- * k depends on operations 0..k only), so cut the operations after the failing step, then drop
- * operations one at a time while the property still fails, then drop guests no operation uses.
- * The result is 1-minimal: removing any single operation makes the failure go away.
+ * k depends on operations 0..k only), so cut the operations after the failing step; then, until
+ * nothing changes, drop operations one at a time, fold MOV-immediate constants into the initial
+ * registers, and reset guests' boot variations to the plain boot, keeping each change that still
+ * fails; finally drop guests no operation uses. The result is 1-minimal: removing any single
+ * operation makes the failure go away.
  */
 export const minimizeScenario = (design: Design, property: PropertyName, s0: Scenario): Scenario => {
   const fails = (s: Scenario) => checkScenario(design, property, s);
-  let s = s0;
-  const f0 = fails(s);
+  const f0 = fails(s0);
   if (!f0) return s0;
-  s = { ...s, ops: s.ops.slice(0, f0.step + 1) };
-  for (let i = s.ops.length - 1; i >= 0; i--) {
-    if (s.ops.length <= 1) break;
-    const candidate = { ...s, ops: s.ops.filter((_, j) => j !== i) };
-    if (fails(candidate)) s = candidate;
+  let s: Scenario = { ...s0, ops: s0.ops.slice(0, f0.step + 1) };
+  const attempt = (candidate: Scenario) => {
+    const f = fails(candidate);
+    if (!f) return false;
+    s = { ...candidate, ops: candidate.ops.slice(0, f.step + 1) };
+    return true;
+  };
+  const dropOps = () => {
+    for (let i = s.ops.length - 1; i >= 0; i--) {
+      if (s.ops.length <= 1 || i >= s.ops.length) continue;
+      attempt({ ...s, ops: s.ops.filter((_, j) => j !== i) });
+    }
+  };
+  // A constant loaded by MOV r, imm may as well be in the guest's initial registers.
+  const foldConstants = () => {
+    for (let i = s.ops.length - 1; i >= 0; i--) {
+      const o = s.ops[i];
+      if (o?.op.kind !== 'movImm' || s.ops.length <= 1) continue;
+      const { dst, imm } = o.op;
+      const spec = s.guests[o.guest]!;
+      const regs = spec.regs.map((v, r) => (r === dst ? imm : v)) as [number, number, number, number];
+      attempt({
+        ...s,
+        guests: s.guests.map((x, j) => (j === o.guest ? { ...spec, regs } : x)),
+        ops: s.ops.filter((_, j) => j !== i),
+      });
+    }
+  };
+  // Guests as plain as possible: the standard boot's page flags, EFLAGS, CR0 (readable, and often
+  // what lets a shorter sequence show the same failure).
+  const plainGuests = () => {
+    s.guests.forEach((_, g) => {
+      const plain = plainGuestSpec(s.geometry, s.guests[g]!.cpl);
+      for (const field of ['pteFlags', 'pdeFlags', 'eflags', 'wp', 'ts'] as const) {
+        const spec = s.guests[g]!;
+        if (JSON.stringify(spec[field]) === JSON.stringify(plain[field])) continue;
+        attempt({ ...s, guests: s.guests.map((x, j) => (j === g ? { ...spec, [field]: plain[field] } : x)) });
+      }
+    });
+  };
+  // A run of one guest's operations may do no more than one plain memory read would (cache a
+  // translation, touch a page): try that read in its place.
+  const plainRead: Op = { kind: 'load', dst: 0, va: linear(Math.min(1, s.geometry.dirEntries - 1), 1, 0) };
+  const collapseRuns = () => {
+    for (const k of [3, 2]) {
+      for (let i = 0; i + k <= s.ops.length; i++) {
+        const run = s.ops.slice(i, i + k);
+        if (run.some((o) => o.guest !== run[0]!.guest)) continue;
+        attempt({ ...s, ops: [...s.ops.slice(0, i), { guest: run[0]!.guest, op: plainRead }, ...s.ops.slice(i + k)] });
+      }
+    }
+  };
+  for (let round = 0; round < 4; round++) {
+    const before = JSON.stringify(s);
+    collapseRuns();
+    dropOps();
+    foldConstants();
+    plainGuests();
+    if (JSON.stringify(s) === before) break;
   }
   const minGuests = property === 'isolation' ? 2 : 1;
   for (let g = s.guests.length - 1; g >= 0 && s.guests.length > minGuests; g--) {
     if (s.ops.some((o) => o.guest === g)) continue;
-    const candidate: Scenario = {
+    attempt({
       ...s,
       guests: s.guests.filter((_, j) => j !== g),
       ops: s.ops.map((o) => (o.guest > g ? { ...o, guest: o.guest - 1 } : o)),
-    };
-    if (fails(candidate)) s = candidate;
+    });
   }
   return s;
 };

@@ -19,7 +19,9 @@ export const diffMachines = (a: Machine, b: Machine, limit = 8): FieldDiff[] => 
   add('CPL', String(ca.cpl), String(cb.cpl));
   add('CS', hex(ca.cs, 4), hex(cb.cs, 4));
   add('EFLAGS', formatEflags(ca.eflags), formatEflags(cb.eflags));
-  REGISTER_NAMES.forEach((n, i) => add(n.toUpperCase(), hex(ca.regs[i]!), hex(cb.regs[i]!)));
+  REGISTER_NAMES.forEach((n, i) => {
+    add(n.toUpperCase(), hex(ca.regs[i]!), hex(cb.regs[i]!));
+  });
   add('CR0', hex(ca.cr0), hex(cb.cr0));
   add('CR2', hex(ca.cr2), hex(cb.cr2));
   add('CR3', hex(ca.cr3), hex(cb.cr3));

@@ -39,7 +39,8 @@ export const efficiencyTable = (traces: readonly Trace[]): Record<string, { ops:
   const t: Record<string, { ops: number; native: number }> = {};
   for (const tr of traces)
     for (const s of tr.steps) {
-      const row = (t[s.op.kind] ??= { ops: 0, native: 0 });
+      const row = t[s.op.kind] ?? { ops: 0, native: 0 };
+      t[s.op.kind] = row;
       row.ops++;
       if (s.ran.kind === 'native') row.native++;
     }

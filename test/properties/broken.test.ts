@@ -1,0 +1,47 @@
+/**
+ * Broken designs are caught by the property you would expect, for 20 of 20 seeds, and shrunk to
+ * the minimal length derived by hand (each derivation is in the test).
+ */
+import { check, type Design, type PropertyName } from 'hyperprop';
+import { describe, expect, it } from 'vitest';
+import { shadowNoInvlpgSync, sharedVpid } from './broken-designs.ts';
+
+const SEEDS = Array.from({ length: 20 }, (_, i) => 100 + i);
+
+const caught = (design: Design, property: PropertyName, seed: number, runs: number, opts: object = {}) => {
+  const [r] = check(design, { properties: [property], runs, seed, ...opts });
+  expect(r!.status, `seed ${seed}`).toBe('failed');
+  return r!.counterexample!;
+};
+
+describe('shadow paging without INVLPG sync', () => {
+  // Minimal by hand, 5 operations (the new PTE value already in a register): (1) a load through
+  // page P takes a hidden page fault (the shadow starts empty) and the hypervisor fills P's shadow
+  // entry, emulating the load, so the real TLB is still empty; (2) a second load of P runs natively
+  // and caches P's translation in the real TLB; (3) a store to the guest's page table rewrites P's
+  // PTE (it traps and is emulated; a stale TLB entry is still permitted); (4) INVLPG P, which bare
+  // metal obeys and this design ignores; (5) a load of P: bare metal translates afresh, the real
+  // TLB answers from the stale entry. Without any one of them the stale read cannot be shown.
+  it.each(SEEDS)('seed %i: equivalence fails, shrunk to the 5 operations derived by hand', (seed) => {
+    const c = caught(shadowNoInvlpgSync, 'equivalence', seed, 2000, { maxGuests: 1, maxOps: 12 });
+    expect(c.scenario.ops).toHaveLength(5);
+    const kinds = c.scenario.ops.map((o) => o.op.kind);
+    // (1) and (2) are any two accesses to P (a store serves as well as a load); then the three.
+    expect(kinds.slice(2)).toEqual(['store', 'invlpg', 'load']);
+    expect(['load', 'store']).toContain(kinds[0]);
+    expect(['load', 'store']).toContain(kinds[1]);
+  });
+});
+
+describe('VPID on, every guest with the same tag', () => {
+  // Minimal by hand, 2 operations: (1) guest A touches memory, caching a translation to A's frame
+  // under the shared tag; (2) guest B runs any operation: from then on B can use A's entry (no
+  // flush on switch, same tag), a translation to a frame B does not own. One operation cannot:
+  // the only entries then are the running guest's own.
+  it.each(SEEDS)('seed %i: resource control fails, shrunk to the 2 operations derived by hand', (seed) => {
+    const c = caught(sharedVpid, 'resource-control', seed, 2000, { minGuests: 2 });
+    expect(c.scenario.ops).toHaveLength(2);
+    expect(new Set(c.scenario.ops.map((o) => o.guest)).size).toBe(2);
+    expect(c.failure.message).toContain('real TLB');
+  });
+});
