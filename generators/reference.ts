@@ -208,6 +208,9 @@ export const arbOpOfKind = (g: Geometry, kind: OpKind): fc.Arbitrary<Op> => {
     case 'ud2':
     case 'timer':
       return fc.constant({ kind } as Op);
+    case 'dmaComplete':
+      // Device 0 is the one generated machines have; others exercise an absent device.
+      return fc.record({ kind: fc.constant(kind), device: fc.constantFrom(0, 0, 0, 1) });
   }
 };
 
@@ -224,6 +227,8 @@ export const DEFAULT_KIND_WEIGHTS: Readonly<Partial<Record<OpKind, number>>> = O
   int: 2,
   popf: 2,
   timer: 2,
+  // Device completions only act on machines booted with devices (generators/io.ts mixes them in).
+  dmaComplete: 0,
 });
 
 /** Any operation, kinds weighted by `weights` (default 1 for unlisted kinds). */

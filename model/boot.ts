@@ -10,6 +10,7 @@
  * the last window page maps the system page (supervisor); every other page maps its data frame.
  */
 import { CR0, EFLAGS } from './bits.ts';
+import { IDLE_DMA_ENGINE } from './devices.ts';
 import { DEFAULT_GEOMETRY, type Geometry, linear, PAGE_SIZE } from './geometry.ts';
 import { EMPTY_MEMORY, type PhysicalMemory, writeWord } from './memory.ts';
 import { PTE } from './paging.ts';
@@ -82,6 +83,8 @@ export interface BootOptions {
   readonly cpl: Cpl;
   readonly eflags: number;
   readonly cr0: number;
+  /** DMA engines (devices.ts) at ports 0x40 + 4d, idle; none by default. */
+  readonly devices: number;
 }
 
 /** Physical frame numbers of the standard layout for a geometry. */
@@ -175,10 +178,12 @@ export const bootMachine = (options: Partial<BootOptions> = {}): Machine => {
   }
 
   const cs = cpl === 0 ? SEL.KERNEL_CODE : cpl === 3 ? SEL.USER_CODE : cpl === 1 ? SEL.RING1_CODE : SEL.KERNEL_CODE;
+  const devices = options.devices ?? 0;
   return {
     geometry,
     memory: mem,
     tlb: EMPTY_TLB,
+    ...(devices > 0 ? { devices: Array.from({ length: devices }, () => IDLE_DMA_ENGINE) } : {}),
     cpu: {
       cpl,
       cs: ((cs & 0xfffc) | cpl) >>> 0,

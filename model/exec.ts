@@ -4,6 +4,7 @@
  */
 import { CR0, VEC } from './bits.ts';
 import type { ChoicePoint, Chooser } from './choice.ts';
+import type { DmaEngine, DmaPort } from './devices.ts';
 import { PAGE_SIZE, pageNumber, pageOffset } from './geometry.ts';
 import { type PhysicalMemory, readWord, writeWord } from './memory.ts';
 import type { Op } from './ops.ts';
@@ -63,7 +64,19 @@ export type ExitInfo =
   /** An external interrupt (the timer) while the hypervisor owns external interrupts. */
   | { readonly reason: 'external-interrupt'; readonly vector: number }
   /** A physical access the physical port refused (an EPT violation, SDM Vol. 3C §28.3.3). */
-  | { readonly reason: 'ept-violation'; readonly address: number; readonly write: boolean };
+  | { readonly reason: 'ept-violation'; readonly address: number; readonly write: boolean }
+  /**
+   * A device of the machine finished a DMA (the `dmaComplete` event) while the hypervisor owns
+   * external interrupts: its MSI (if it sent one) and the IOMMU's fault event (if the IOMMU
+   * blocked the transfer) reach the hypervisor. The transfer itself has happened.
+   */
+  | {
+      readonly reason: 'device-interrupt';
+      /** Index of the device in the running machine's device list. */
+      readonly device: number;
+      readonly vector?: number;
+      readonly blocked?: { readonly address: number; readonly write: boolean };
+    };
 
 /** Thrown inside a step when control leaves for the hypervisor. */
 export interface VmExit {
@@ -103,16 +116,32 @@ export interface ExitControls {
   readonly cr0ReadShadow?: number;
 }
 
+/**
+ * Ports decoded outside the machine's own devices (a paravirtual device's shared ring, say):
+ * `read` gives the value IN reads, `write` the memory after OUT; undefined: not decoded here.
+ */
+export interface PortBus {
+  readonly read: (port: number, memory: PhysicalMemory) => number | undefined;
+  readonly write: (port: number, value: number, memory: PhysicalMemory) => PhysicalMemory | undefined;
+}
+
 /** The hardware the semantics runs on. */
 export interface Hardware {
   readonly physical: PhysicalPort;
   readonly exits?: ExitControls;
+  /**
+   * How devices reach memory (devices.ts). Absent: bus addresses are memory addresses, with no
+   * IOMMU between (anything up to 4 GiB is reachable).
+   */
+  readonly dma?: DmaPort;
+  /** Ports decoded before the machine's own devices. */
+  readonly ports?: PortBus;
 }
 
 /** Bare metal with `frames` installed: identity physical addressing, nothing beyond, no exits. */
 export const bareMetal = (frames: number): Hardware => {
   const limit = frames * PAGE_SIZE;
-  return { physical: (pa) => (pa < limit ? pa : -1) };
+  return { physical: (pa) => (pa < limit ? pa : -1), dma: (_d, pa) => (pa < limit ? pa : -1) };
 };
 
 /** Mutable working copy of a machine during one step. */
@@ -121,6 +150,7 @@ export interface Exec {
   cpu: Cpu;
   memory: PhysicalMemory;
   tlb: Tlb;
+  devices: readonly DmaEngine[] | undefined;
   readonly chooser: Chooser;
   readonly hw: Hardware;
   events: Delivered[];
@@ -131,6 +161,7 @@ export const startExec = (machine: Machine, chooser: Chooser, hw: Hardware): Exe
   cpu: machine.cpu,
   memory: machine.memory,
   tlb: machine.tlb,
+  devices: machine.devices,
   chooser,
   hw,
   events: [],
@@ -148,9 +179,15 @@ const hostWrite = (x: Exec, hpa: number, value: number) => {
 };
 
 export const finishExec = (x: Exec): Machine =>
-  x.cpu === x.machine.cpu && x.memory === x.machine.memory && x.tlb === x.machine.tlb
+  x.cpu === x.machine.cpu && x.memory === x.machine.memory && x.tlb === x.machine.tlb && x.devices === x.machine.devices
     ? x.machine
-    : { geometry: x.machine.geometry, cpu: x.cpu, memory: x.memory, tlb: x.tlb };
+    : {
+        geometry: x.machine.geometry,
+        cpu: x.cpu,
+        memory: x.memory,
+        tlb: x.tlb,
+        ...(x.devices === undefined ? {} : { devices: x.devices }),
+      };
 
 const choose = (x: Exec, n: number, point: ChoicePoint): number => (n <= 1 ? 0 : x.chooser.choose(n, point));
 

@@ -2,6 +2,7 @@ export * from './bits.ts';
 export * from './boot.ts';
 export * from './choice.ts';
 export * from './compare.ts';
+export * from './devices.ts';
 export * from './geometry.ts';
 export * from './isa.ts';
 export * from './memory.ts';

@@ -21,6 +21,7 @@ import {
   typeBit1,
   writeDescriptorTypeByte,
 } from './descriptors.ts';
+import { type DmaPort, decodeDmaPort, dmaComplete, dmaRead, dmaWrite } from './devices.ts';
 import {
   bareMetal,
   type Delivered,
@@ -132,6 +133,9 @@ export const stepWith = (
     if (op.kind === 'timer') {
       if (hw.exits?.externalInterrupt) throw vmexit({ reason: 'external-interrupt', vector: TIMER_VECTOR });
       raiseInterrupt(x, TIMER_VECTOR);
+      status = 'event';
+    } else if (op.kind === 'dmaComplete') {
+      completeDevice(x, op.device);
       status = 'event';
     } else if (x.cpu.run === 'halted') {
       return { machine, outcome: { status: 'halted', events: [] } };
@@ -378,11 +382,10 @@ const execute = (x: Exec, op: Op): void => {
     case 'in':
       // No I/O permission bitmap in the model's TSS: CPL > IOPL always faults (see README).
       requireIopl(x);
-      // No device decodes these ports yet: the bus floats high.
-      return setReg(x, 0, 0xffff_ffff);
+      return setReg(x, 0, portRead(x, op.port));
     case 'out':
       requireIopl(x);
-      return;
+      return portWrite(x, op.port, cpu.regs[0]);
 
     case 'sgdt':
       return writePseudoDescriptor(x, op.va, cpu.gdtr);
@@ -442,8 +445,56 @@ const execute = (x: Exec, op: Op): void => {
     case 'ud2':
       throw fault(VEC.UD);
     case 'timer':
-      return; // handled in stepWith
+    case 'dmaComplete':
+      return; // events: handled in stepWith
   }
+};
+
+/** The value IN reads: the hardware's port bus, then the machine's DMA engines; a port nothing decodes floats high. */
+const portRead = (x: Exec, port: number): number => {
+  const bus = x.hw.ports?.read(port, x.memory);
+  if (bus !== undefined) return bus >>> 0;
+  const at = decodeDmaPort(port, x.devices?.length ?? 0);
+  return at ? dmaRead(x.devices![at.device]!, at.reg) : 0xffff_ffff;
+};
+
+/** OUT: to the hardware's port bus, or a DMA engine's register; a port nothing decodes drops the write. */
+const portWrite = (x: Exec, port: number, value: number): void => {
+  const bus = x.hw.ports?.write(port, value, x.memory);
+  if (bus !== undefined) {
+    x.memory = bus;
+    return;
+  }
+  const at = decodeDmaPort(port, x.devices?.length ?? 0);
+  if (!at) return;
+  x.devices = x.devices!.map((e, i) => (i === at.device ? dmaWrite(e, at.reg, value) : e));
+};
+
+/** Bus addresses without an IOMMU: memory addresses. */
+const NO_IOMMU: DmaPort = (_device, address) => address;
+
+/**
+ * A device's DMA completes (devices.ts): the word moves through the hardware's DMA port, and the
+ * MSI becomes a pending external interrupt, or, where the hypervisor owns external interrupts,
+ * an exit (with the IOMMU's fault report when it blocked the transfer).
+ */
+const completeDevice = (x: Exec, device: number): void => {
+  const engines = x.devices ?? [];
+  const e = engines[device];
+  if (!e?.job) return;
+  const job = e.job;
+  const r = dmaComplete(e, device, x.memory, x.hw.dma ?? NO_IOMMU);
+  if (!r) return;
+  x.memory = r.memory;
+  x.devices = engines.map((d, i) => (i === device ? r.engine : d));
+  if (x.hw.exits?.externalInterrupt && (r.msi !== undefined || r.blocked))
+    throw vmexit({
+      reason: 'device-interrupt',
+      device,
+      ...(r.msi === undefined ? {} : { vector: r.msi }),
+      ...(r.blocked ? { blocked: { address: job.address, write: job.toMemory } } : {}),
+    });
+  if (r.msi !== undefined) raiseInterrupt(x, r.msi);
 };
 
 /**

@@ -10,6 +10,7 @@
  * - the stack that PUSHF/POPF/INT/IRET use belongs to the harness and never faults (see README).
  */
 import { CR0, UNMODELED_FLAGS } from './bits.ts';
+import { MAX_DEVICES } from './devices.ts';
 import type { Reg } from './state.ts';
 
 /** Every operation, as a discriminated union on `kind`. */
@@ -52,7 +53,9 @@ export type Op =
   | { readonly kind: 'iret'; readonly cs: number; readonly eflags: number }
   | { readonly kind: 'ud2' }
   // events that are not guest instructions
-  | { readonly kind: 'timer' };
+  | { readonly kind: 'timer' }
+  /** Device `device`'s DMA transfer completes (devices.ts): the word moves and its MSI is sent. */
+  | { readonly kind: 'dmaComplete'; readonly device: number };
 
 export type OpKind = Op['kind'];
 
@@ -92,10 +95,11 @@ export const OP_KINDS: readonly OpKind[] = Object.freeze([
   'iret',
   'ud2',
   'timer',
+  'dmaComplete',
 ]);
 
 /** Operation kinds that are events rather than guest instructions. */
-export const EVENT_KINDS: readonly OpKind[] = Object.freeze(['timer']);
+export const EVENT_KINDS: readonly OpKind[] = Object.freeze(['timer', 'dmaComplete']);
 
 /** Instruction kinds (everything but events): what the classification covers. */
 export const INSTRUCTION_KINDS: readonly OpKind[] = Object.freeze(OP_KINDS.filter((k) => !EVENT_KINDS.includes(k)));
@@ -171,6 +175,11 @@ export const opProblem = (op: Op): string | undefined => {
       return need(
         typeof o.vector === 'number' && Number.isInteger(o.vector) && o.vector >= 0 && o.vector <= 255,
         'int needs a vector 0..255',
+      );
+    case 'dmaComplete':
+      return need(
+        typeof o.device === 'number' && Number.isInteger(o.device) && o.device >= 0 && o.device < MAX_DEVICES,
+        `dmaComplete needs a device 0..${MAX_DEVICES - 1}`,
       );
     case 'clts':
     case 'cli':

@@ -1,6 +1,7 @@
 /**
  * The reference machine's state: what a guest OS sees on bare metal. Plain immutable data.
  */
+import type { DmaEngine } from './devices.ts';
 import type { Geometry } from './geometry.ts';
 import type { PhysicalMemory } from './memory.ts';
 import type { Tlb } from './tlb.ts';
@@ -58,4 +59,6 @@ export interface Machine {
   readonly cpu: Cpu;
   readonly memory: PhysicalMemory;
   readonly tlb: Tlb;
+  /** DMA engines at ports 0x40 + 4d (devices.ts); absent or empty: no device decodes a port. */
+  readonly devices?: readonly DmaEngine[];
 }

@@ -887,6 +887,50 @@ describeOp('timer', 'a maskable external interrupt (SDM Vol. 3A §6.8.1, §6.12.
   }
 });
 
+// A device's DMA completion is an event, like the timer: its MSI is a maskable external interrupt
+// (SDM Vol. 3A §10.11: an MSI is delivered like any fixed-mode interrupt, §6.8.1 for IF). The
+// device here (model/devices.ts) is programmed at CPL 0: 0x40 address, 0x41 data, 0x43 vector,
+// 0x42 command START | TO_MEMORY.
+describeOp('dmaComplete', 'a device event: its MSI is a maskable external interrupt, whatever the CPL', () => {
+  const VECTOR = 0x31;
+  const DEST_PA = frames.data(1, 1) * PAGE; // a data frame of the boot layout (model/boot.ts)
+  const programmed = (cpl: Cpl, eflags: number): Machine => {
+    let m = withRegs(bootMachine({ devices: 1, eflags: F.IOPL3 }), [DEST_PA, 0, 0, 0]);
+    for (const [port, value] of [
+      [0x40, DEST_PA],
+      [0x41, 0xcafe],
+      [0x43, VECTOR],
+      [0x42, 0b11],
+    ] as const) {
+      m = step(withRegs(m, [value, 0, 0, 0]), { kind: 'out', port }).machine;
+    }
+    const cs = cpl === 3 ? 0x1b : KERNEL_CS;
+    return { ...m, cpu: { ...m.cpu, cpl, cs, eflags: (eflags | F.R1) >>> 0 } };
+  };
+  for (const cpl of [0, 3] as const) {
+    it(`CPL ${cpl}, IF=1: the word lands, then vector 0x31 is delivered through its DPL-0 gate (CPL 0, IF cleared)`, () => {
+      const r = step(programmed(cpl, F.IF), { kind: 'dmaComplete', device: 0 });
+      expect(r.outcome).toEqual({ status: 'event', events: [{ vector: VECTOR, source: 'external' }] });
+      expect(readWord(r.machine.memory, DEST_PA)).toBe(0xcafe);
+      expect(r.machine.cpu.cpl).toBe(0);
+      expect(r.machine.cpu.eflags & F.IF).toBe(0);
+    });
+    it(`CPL ${cpl}, IF=0: the word lands; the vector is held pending and CPL is unchanged`, () => {
+      const r = step(programmed(cpl, 0), { kind: 'dmaComplete', device: 0 });
+      expect(r.outcome).toEqual({ status: 'event', events: [] });
+      expect(readWord(r.machine.memory, DEST_PA)).toBe(0xcafe);
+      expect(r.machine.cpu.pending).toEqual([VECTOR]);
+      expect(r.machine.cpu.cpl).toBe(cpl);
+    });
+  }
+  it('no device, or an idle one: nothing happens', () => {
+    const none = at(0, F.IF);
+    expect(step(none, { kind: 'dmaComplete', device: 0 }).machine).toBe(none);
+    const idle = bootMachine({ devices: 1, eflags: F.IF });
+    expect(step(idle, { kind: 'dmaComplete', device: 0 }).machine).toBe(idle);
+  });
+});
+
 describe('coverage', () => {
   it('every operation kind in OP_KINDS has a privilege describe block', () => {
     expect([...covered].sort()).toEqual([...OP_KINDS].sort());

@@ -1,0 +1,190 @@
+/**
+ * Devices of the reference machine: a DMA engine the kernel programs by port I/O, which reads or
+ * writes one word of (guest-)physical memory and signals completion with a message-signalled
+ * interrupt (MSI) carrying a vector. Plain data and pure functions; the ISA (isa.ts) decodes the
+ * ports and runs the `dmaComplete` event, reaching memory through the hardware's DMA port (bare
+ * metal: the installed frames; a host: the IOMMU, model/host/iommu.ts).
+ *
+ * Registers of device d (ports DMA_PORT_BASE + 4d + r; each port is a 32-bit register here, a
+ * simplification of real byte-addressed I/O space):
+ * - r = 0 ADDRESS: the physical address (bus address: a guest-physical one under a hypervisor) of
+ *   the word to transfer (bits 1:0 ignored);
+ * - r = 1 DATA: the word a write-to-memory transfer stores; a read-from-memory transfer leaves the
+ *   word it read here;
+ * - r = 2 COMMAND: writing it with START (bit 0) latches ADDRESS, DATA and the direction (bit 1,
+ *   TO_MEMORY) into a job and makes the engine busy; a START while busy is ignored. Reads return
+ *   the last command written;
+ * - r = 3 VECTOR / STATUS: writes set the MSI vector (bits 7:0; vectors 0..15 are not valid MSI
+ *   vectors on x86, so they send no interrupt); reads return STATUS (BUSY, DONE, ERROR) in bits
+ *   7:0 and the vector in bits 15:8.
+ *
+ * Completion is an event (DESIGN.md §1), not an instruction: the job's word moves, the engine
+ * becomes DONE (with ERROR when no memory answered: a master abort, or a DMA the IOMMU blocked),
+ * and the MSI is sent. Reads of registers have no side effects.
+ */
+import { type PhysicalMemory, readWord, writeWord } from './memory.ts';
+
+/** First port of device 0's registers. */
+export const DMA_PORT_BASE = 0x40;
+/** Ports each device decodes. */
+export const DMA_PORTS_PER_DEVICE = 4;
+/** Devices a machine may have (ports 0x40..0x4f). */
+export const MAX_DEVICES = 4;
+
+/** Register offsets within a device's ports. */
+export const DMA_REG = { ADDRESS: 0, DATA: 1, COMMAND: 2, VECTOR_STATUS: 3 } as const;
+/** COMMAND bits. */
+export const DMA_CMD = { START: 1 << 0, TO_MEMORY: 1 << 1 } as const;
+/** STATUS bits. */
+export const DMA_STATUS = { BUSY: 1 << 0, DONE: 1 << 1, ERROR: 1 << 2 } as const;
+/** The lowest vector an MSI may carry (0..15 are reserved for exceptions). */
+export const MIN_MSI_VECTOR = 16;
+
+/** A transfer latched by START. */
+export interface DmaJob {
+  readonly address: number;
+  readonly data: number;
+  /** True: the device writes `data` to memory; false: it reads memory into DATA. */
+  readonly toMemory: boolean;
+}
+
+/** One DMA engine's registers. */
+export interface DmaEngine {
+  readonly address: number;
+  readonly data: number;
+  readonly command: number;
+  readonly vector: number;
+  readonly status: number;
+  /** The transfer in flight (status BUSY), if any. */
+  readonly job?: DmaJob;
+}
+
+/** A freshly reset engine: every register zero, idle, MSI off. */
+export const IDLE_DMA_ENGINE: DmaEngine = Object.freeze({ address: 0, data: 0, command: 0, vector: 0, status: 0 });
+
+/** The device and register a port decodes to, or undefined when no device of `count` decodes it. */
+export const decodeDmaPort = (port: number, count: number): { device: number; reg: number } | undefined => {
+  const off = port - DMA_PORT_BASE;
+  if (off < 0) return undefined;
+  const device = Math.floor(off / DMA_PORTS_PER_DEVICE);
+  if (device >= count || device >= MAX_DEVICES) return undefined;
+  return { device, reg: off % DMA_PORTS_PER_DEVICE };
+};
+
+/** The value IN reads from a register. */
+export const dmaRead = (e: DmaEngine, reg: number): number => {
+  switch (reg) {
+    case DMA_REG.ADDRESS:
+      return e.address >>> 0;
+    case DMA_REG.DATA:
+      return e.data >>> 0;
+    case DMA_REG.COMMAND:
+      return e.command >>> 0;
+    default:
+      return ((e.status & 0xff) | ((e.vector & 0xff) << 8)) >>> 0;
+  }
+};
+
+/** The engine after OUT writes `value` to a register. */
+export const dmaWrite = (e: DmaEngine, reg: number, value: number): DmaEngine => {
+  const v = value >>> 0;
+  switch (reg) {
+    case DMA_REG.ADDRESS:
+      return { ...e, address: v };
+    case DMA_REG.DATA:
+      return { ...e, data: v };
+    case DMA_REG.COMMAND: {
+      const command = v & (DMA_CMD.START | DMA_CMD.TO_MEMORY);
+      if (!(command & DMA_CMD.START) || e.job) return { ...e, command };
+      const job: DmaJob = {
+        address: (e.address & ~3) >>> 0,
+        data: e.data,
+        toMemory: (command & DMA_CMD.TO_MEMORY) !== 0,
+      };
+      return { ...e, command, status: DMA_STATUS.BUSY, job };
+    }
+    default:
+      return { ...e, vector: v & 0xff };
+  }
+};
+
+/**
+ * Where a DMA reaches memory: the memory address of a bus address, or DMA_NO_MEMORY when nothing
+ * answers (a master abort), or DMA_BLOCKED when an IOMMU refused it (it records a fault).
+ * `device` is the index of the device in the machine's device list.
+ */
+export type DmaPort = (device: number, address: number, write: boolean, memory: PhysicalMemory) => number;
+export const DMA_NO_MEMORY = -1;
+export const DMA_BLOCKED = -2;
+
+/** What completing a job did. */
+export interface DmaCompletion {
+  readonly engine: DmaEngine;
+  readonly memory: PhysicalMemory;
+  /** The MSI vector sent, if any. */
+  readonly msi?: number;
+  /** True when the IOMMU blocked the access. */
+  readonly blocked: boolean;
+  /** The memory address written, when the transfer wrote memory. */
+  readonly wrote?: number;
+}
+
+/**
+ * Complete the job of engine `device` (if it has one): move the word through `port`, set DONE
+ * (and ERROR when nothing answered), and send the MSI if its vector is valid. Returns undefined
+ * for an idle engine (the event changes nothing).
+ */
+export const dmaComplete = (
+  e: DmaEngine,
+  device: number,
+  memory: PhysicalMemory,
+  port: DmaPort,
+): DmaCompletion | undefined => {
+  const job = e.job;
+  if (!job) return undefined;
+  const at = port(device, job.address, job.toMemory, memory);
+  const ok = at >= 0;
+  let mem = memory;
+  let data = e.data;
+  if (job.toMemory) {
+    if (ok) mem = writeWord(memory, at, job.data);
+  } else data = ok ? readWord(memory, at) : 0xffff_ffff;
+  const { job: _done, ...rest } = e;
+  const engine: DmaEngine = { ...rest, data, status: DMA_STATUS.DONE | (ok ? 0 : DMA_STATUS.ERROR) };
+  const msi = e.vector >= MIN_MSI_VECTOR ? e.vector : undefined;
+  return {
+    engine,
+    memory: mem,
+    blocked: at === DMA_BLOCKED,
+    ...(msi === undefined ? {} : { msi }),
+    ...(job.toMemory && ok ? { wrote: at } : {}),
+  };
+};
+
+/** Words of an engine's image (the paravirtual ring's descriptor slot, model/host/io.ts). */
+export const DMA_IMAGE_WORDS = 9;
+
+/** An engine as words: registers, then the job (valid flag, address, data, direction). */
+export const encodeDmaEngine = (e: DmaEngine): readonly number[] => [
+  e.address >>> 0,
+  e.data >>> 0,
+  e.command >>> 0,
+  e.vector >>> 0,
+  e.status >>> 0,
+  e.job ? 1 : 0,
+  e.job ? e.job.address >>> 0 : 0,
+  e.job ? e.job.data >>> 0 : 0,
+  e.job?.toMemory ? 1 : 0,
+];
+
+/** The engine an image holds (inverse of `encodeDmaEngine`). */
+export const decodeDmaEngine = (w: readonly number[]): DmaEngine => {
+  const base = {
+    address: w[0]! >>> 0,
+    data: w[1]! >>> 0,
+    command: w[2]! >>> 0,
+    vector: w[3]! >>> 0,
+    status: w[4]! >>> 0,
+  };
+  return w[5] ? { ...base, job: { address: w[6]! >>> 0, data: w[7]! >>> 0, toMemory: w[8] === 1 } } : base;
+};
