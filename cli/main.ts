@@ -3,7 +3,10 @@
  * Exit codes: 0 all held, 1 a property failed, 2 bad usage or bad input.
  */
 import { Command, CommanderError } from 'commander';
+import { registerCheck } from './check.ts';
 import { registerConform } from './conform.ts';
+import { registerList, registerSchema } from './list.ts';
+import { registerReplay } from './replay.ts';
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
 
@@ -12,6 +15,10 @@ const program = new Command('hyperprop')
   .exitOverride()
   .configureOutput({ outputError: (s, write) => write(s) });
 
+registerCheck(program);
+registerReplay(program);
+registerList(program);
+registerSchema(program);
 registerConform(program);
 
 try {

@@ -1,0 +1,374 @@
+/**
+ * The counterexample file (DESIGN.md §6): one schema, written with effect's Schema module, that
+ * decodes, validates and encodes every file, and whose JSON Schema is published as
+ * `counterexamples/schema.json`. A file is data: the design is a preset's name or a design file's
+ * path and sha256 (never loaded from the file: the user names the design file on the command
+ * line), the initial machine is each guest's boot description, and every operation is checked
+ * against the modelled subset (`opProblem`) before anything runs it.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { JSONSchema, ParseResult, Schema } from 'effect';
+import type { Scenario } from '../generators/host.ts';
+import type { GuestSpec } from '../generators/reference.ts';
+import { UNMODELED_FLAGS } from '../model/bits.ts';
+import { bootFrames } from '../model/boot.ts';
+import { type Geometry, geometryProblem } from '../model/geometry.ts';
+import { type Op, opProblem } from '../model/ops.ts';
+import type { Counterexample } from '../properties/check.ts';
+import { PROPERTY_NAMES, type PropertyFailure, type PropertyName } from '../properties/property.ts';
+
+/** The file format's version: bumped when a file of the old format no longer decodes. */
+export const FORMAT_VERSION = 1;
+/** Files larger than this are refused before they are read or parsed. */
+export const MAX_COUNTEREXAMPLE_BYTES = 1024 * 1024;
+
+const PACKAGE = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+/** The model's version: the package's. A file from another version still replays (a note says so). */
+export const MODEL_VERSION: string = PACKAGE.version;
+
+// ---------------------------------------------------------------------------------------------
+// The schema.
+
+const int = (min: number, max: number) => Schema.Int.pipe(Schema.between(min, max));
+const U32 = int(0, 0xffff_ffff).annotations({ identifier: 'U32', description: 'an unsigned 32-bit integer' });
+const Aligned = U32.pipe(Schema.multipleOf(4)).annotations({
+  identifier: 'LinearAddress',
+  description: 'a 4-aligned 32-bit linear address',
+});
+const Reg = Schema.Literal(0, 1, 2, 3).annotations({ identifier: 'Reg', description: 'EAX=0, ECX=1, EDX=2, EBX=3' });
+const Text = (max: number) => Schema.String.pipe(Schema.maxLength(max));
+
+const k = <K extends string>(kind: K) => ({ kind: Schema.Literal(kind) });
+const vaOp = <K extends string>(kind: K) => Schema.Struct({ ...k(kind), va: Aligned });
+const srcOp = <K extends string>(kind: K) => Schema.Struct({ ...k(kind), src: Reg });
+const dstOp = <K extends string>(kind: K) => Schema.Struct({ ...k(kind), dst: Reg });
+const bare = <K extends string>(kind: K) => Schema.Struct(k(kind));
+
+/** One guest operation (model/ops.ts), field by field; `opProblem` checks the rest. */
+export const OpSchema = Schema.Union(
+  Schema.Struct({ ...k('movImm'), dst: Reg, imm: U32 }),
+  Schema.Struct({ ...k('add'), dst: Reg, src: Reg }),
+  Schema.Struct({ ...k('load'), dst: Reg, va: Aligned }),
+  Schema.Struct({ ...k('store'), va: Aligned, src: Reg }),
+  Schema.Struct({ ...k('movToCr0'), value: U32 }),
+  Schema.Struct({ ...k('movToCr3'), value: U32 }),
+  Schema.Struct({ ...k('movFromCr'), dst: Reg, cr: Schema.Literal(0, 2, 3) }),
+  bare('clts'),
+  Schema.Struct({ ...k('invlpg'), va: U32 }),
+  bare('cli'),
+  bare('sti'),
+  bare('hlt'),
+  vaOp('lgdt'),
+  vaOp('lidt'),
+  srcOp('lldt'),
+  srcOp('ltr'),
+  Schema.Struct({ ...k('in'), port: int(0, 255) }),
+  Schema.Struct({ ...k('out'), port: int(0, 255) }),
+  vaOp('sgdt'),
+  vaOp('sidt'),
+  dstOp('sldt'),
+  dstOp('str'),
+  dstOp('smsw'),
+  dstOp('pushf'),
+  Schema.Struct({ ...k('popf'), image: U32 }),
+  dstOp('movFromCs'),
+  Schema.Struct({ ...k('lar'), dst: Reg, src: Reg }),
+  Schema.Struct({ ...k('lsl'), dst: Reg, src: Reg }),
+  srcOp('verr'),
+  srcOp('verw'),
+  Schema.Struct({ ...k('int'), vector: int(0, 255) }),
+  Schema.Struct({ ...k('iret'), cs: int(0, 0xffff), eflags: U32 }),
+  bare('ud2'),
+  bare('timer'),
+  Schema.Struct({ ...k('dmaComplete'), device: int(0, 255) }),
+).annotations({ identifier: 'Op', description: 'a guest operation (model/ops.ts)' });
+
+/** The operation kinds the schema knows (a test checks it against the model's OP_KINDS). */
+export const SCHEMA_OP_KINDS: readonly string[] = OpSchema.members.map((m) => m.fields.kind.literals[0] as string);
+
+const GeometrySchema = Schema.Struct({
+  dirEntries: int(1, 64),
+  tableEntries: int(1, 64),
+  frames: int(1, 65_536),
+  wordsPerPage: int(1, 1024),
+}).annotations({ identifier: 'Geometry', description: 'the window of x86 paging in use (model/geometry.ts)' });
+
+const GuestSpecSchema = Schema.Struct({
+  cpl: Schema.Literal(0, 1, 2, 3),
+  eflags: U32,
+  wp: Schema.Boolean,
+  ts: Schema.Boolean,
+  regs: Schema.Tuple(U32, U32, U32, U32),
+  pteFlags: Schema.Array(int(0, 0xfff)).pipe(Schema.maxItems(4096)),
+  pdeFlags: Schema.Array(int(0, 0xfff)).pipe(Schema.maxItems(64)),
+}).annotations({ identifier: 'GuestSpec', description: 'how a guest boots (generators/reference.ts bootGuest)' });
+
+const DesignRefSchema = Schema.Union(
+  Schema.Struct({ kind: Schema.Literal('preset'), name: Text(100) }),
+  Schema.Struct({
+    kind: Schema.Literal('file'),
+    name: Text(200),
+    path: Text(4096),
+    sha256: Schema.String.pipe(Schema.pattern(/^[0-9a-f]{64}$/)),
+  }),
+).annotations({
+  identifier: 'DesignRef',
+  description:
+    'a preset by name, or a design file by path and sha256 (replay never loads it from here: pass --design FILE)',
+});
+
+const DivergenceSchema = Schema.Struct({
+  step: int(0, 100_000),
+  guest: Schema.optionalWith(int(0, 63), { exact: true }),
+  message: Text(20_000),
+  expected: Schema.optionalWith(Text(20_000), { exact: true }),
+  actual: Schema.optionalWith(Text(20_000), { exact: true }),
+}).annotations({
+  identifier: 'Divergence',
+  description: 'the first failing step: what went wrong, what the reference permitted, what the design produced',
+});
+
+/** A counterexample file. */
+export const CounterexampleSchema = Schema.Struct({
+  format: Schema.Literal('hyperprop-counterexample'),
+  formatVersion: Schema.Literal(FORMAT_VERSION),
+  modelVersion: Text(100),
+  design: DesignRefSchema,
+  property: Schema.Literal(...PROPERTY_NAMES),
+  seed: Schema.Int,
+  path: Schema.String.pipe(Schema.maxLength(100_000), Schema.pattern(/^(\d+(:\d+)*)?$/)),
+  initial: Schema.Struct({
+    geometry: GeometrySchema,
+    guests: Schema.Array(GuestSpecSchema).pipe(Schema.minItems(1), Schema.maxItems(16)),
+  }),
+  ops: Schema.Array(Schema.Struct({ guest: int(0, 15), op: OpSchema })).pipe(
+    Schema.minItems(1),
+    Schema.maxItems(10_000),
+  ),
+  divergence: DivergenceSchema,
+}).annotations({
+  identifier: 'Counterexample',
+  title: 'hyperprop counterexample',
+  description: 'A shrunk failing scenario of one property on one design, replayable with `hyperprop replay FILE`.',
+});
+
+export type CounterexampleFile = typeof CounterexampleSchema.Type;
+export type DesignRef = CounterexampleFile['design'];
+
+/** The JSON Schema of the file, made from the same schema (published as counterexamples/schema.json). */
+export const counterexampleJsonSchema = (): object => JSONSchema.make(CounterexampleSchema);
+
+// ---------------------------------------------------------------------------------------------
+// Decoding and validation.
+
+/** What is wrong with a file, and where (a JSON path such as `ops[3].op.va`, or empty). */
+export interface Problem {
+  readonly where: string;
+  readonly message: string;
+}
+
+export type Decoded =
+  | { readonly ok: true; readonly value: CounterexampleFile }
+  | { readonly ok: false; readonly problem: Problem };
+
+const decodeEither = Schema.decodeUnknownEither(CounterexampleSchema, { onExcessProperty: 'error', errors: 'first' });
+
+const pathText = (path: readonly PropertyKey[]): string =>
+  path.reduce<string>(
+    (acc, p) =>
+      typeof p === 'number' ? `${acc}[${p}]` : `${acc}${acc ? '.' : ''}${JSON.stringify(String(p)).slice(1, -1)}`,
+    '',
+  );
+
+const oneLine = (s: string, max = 300): string => {
+  const t = s.replace(/\s+/g, ' ').trim();
+  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+};
+
+/** Relations the schema cannot state field by field: tables fit the geometry, indices exist, ops are in the subset. */
+const semanticProblem = (c: CounterexampleFile): Problem | undefined => {
+  const g = c.initial.geometry;
+  const gp = geometryProblem(g);
+  if (gp) return { where: 'initial.geometry', message: gp };
+  const need = bootFrames(g).firstSpare;
+  if (g.frames < need)
+    return { where: 'initial.geometry.frames', message: `the boot layout needs at least ${need} frames` };
+  if (g.dirEntries < 2 && g.tableEntries < 2)
+    return { where: 'initial.geometry', message: 'the window needs at least 2 pages' };
+  for (const [i, spec] of c.initial.guests.entries()) {
+    const where = `initial.guests[${i}]`;
+    if (spec.pteFlags.length !== g.dirEntries * g.tableEntries)
+      return {
+        where: `${where}.pteFlags`,
+        message: `needs ${g.dirEntries * g.tableEntries} entries (one per window page)`,
+      };
+    if (spec.pdeFlags.length !== g.dirEntries)
+      return { where: `${where}.pdeFlags`, message: `needs ${g.dirEntries} entries (one per window PDE)` };
+    if ((spec.eflags & UNMODELED_FLAGS) !== 0)
+      return { where: `${where}.eflags`, message: 'sets TF, NT, RF, VM, VIF or VIP, outside the subset' };
+  }
+  for (const [i, o] of c.ops.entries()) {
+    if (o.guest >= c.initial.guests.length)
+      return {
+        where: `ops[${i}].guest`,
+        message: `guest ${o.guest} does not exist (${c.initial.guests.length} guests)`,
+      };
+    const p = opProblem(o.op as Op);
+    if (p) return { where: `ops[${i}].op`, message: p };
+  }
+  if (c.divergence.step >= c.ops.length)
+    return {
+      where: 'divergence.step',
+      message: `step ${c.divergence.step} is past the last operation (${c.ops.length})`,
+    };
+  return undefined;
+};
+
+/** Decode and validate a parsed JSON value. */
+export const decodeCounterexample = (json: unknown): Decoded => {
+  const r = decodeEither(json);
+  if (r._tag === 'Left') {
+    const [issue] = ParseResult.ArrayFormatter.formatErrorSync(r.left);
+    return {
+      ok: false,
+      problem: { where: pathText(issue?.path ?? []), message: oneLine(issue?.message ?? 'does not match the schema') },
+    };
+  }
+  const p = semanticProblem(r.right);
+  return p ? { ok: false, problem: p } : { ok: true, value: r.right };
+};
+
+/** Decode and validate a file's bytes (the size limit applies here too). */
+export const parseCounterexample = (bytes: Uint8Array): Decoded => {
+  if (bytes.length > MAX_COUNTEREXAMPLE_BYTES)
+    return {
+      ok: false,
+      problem: { where: '', message: `${bytes.length} bytes, over the ${MAX_COUNTEREXAMPLE_BYTES}-byte limit` },
+    };
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return { ok: false, problem: { where: '', message: 'not UTF-8 text' } };
+  }
+  if (text.trim() === '') return { ok: false, problem: { where: '', message: 'empty file' } };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    return {
+      ok: false,
+      problem: { where: '', message: `not JSON (${oneLine(e instanceof Error ? e.message : String(e), 160)})` },
+    };
+  }
+  return decodeCounterexample(json);
+};
+
+/** Read, decode and validate a counterexample file: the size is checked before anything is read. */
+export const loadCounterexample = (file: string): Decoded => {
+  let size: number;
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) return { ok: false, problem: { where: '', message: 'not a regular file' } };
+    size = st.size;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return {
+      ok: false,
+      problem: { where: '', message: code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? 'error'})` },
+    };
+  }
+  if (size > MAX_COUNTEREXAMPLE_BYTES)
+    return {
+      ok: false,
+      problem: { where: '', message: `${size} bytes, over the ${MAX_COUNTEREXAMPLE_BYTES}-byte limit` },
+    };
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    return {
+      ok: false,
+      problem: { where: '', message: `cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})` },
+    };
+  }
+  return parseCounterexample(bytes);
+};
+
+/** `FILE: at WHERE: MESSAGE`, the one line a user sees. */
+export const problemLine = (file: string, p: Problem): string =>
+  `${file}: ${p.where ? `at ${p.where}: ` : ''}${p.message}`;
+
+// ---------------------------------------------------------------------------------------------
+// From and to the checker's values.
+
+/** The scenario a file describes (plain data: guests, geometry, operations). */
+export const scenarioOf = (c: CounterexampleFile): Scenario => ({
+  geometry: c.initial.geometry as Geometry,
+  guests: c.initial.guests as readonly GuestSpec[],
+  ops: c.ops as Scenario['ops'],
+});
+
+export const failureOf = (c: CounterexampleFile): PropertyFailure => c.divergence;
+
+/** A checker's counterexample as a file's value. */
+export const toCounterexampleFile = (
+  design: DesignRef,
+  property: PropertyName,
+  c: Pick<Counterexample, 'seed' | 'path' | 'scenario' | 'failure'>,
+): CounterexampleFile => {
+  const f = c.failure;
+  return {
+    format: 'hyperprop-counterexample',
+    formatVersion: FORMAT_VERSION,
+    modelVersion: MODEL_VERSION,
+    design,
+    property,
+    seed: c.seed,
+    path: c.path,
+    initial: { geometry: c.scenario.geometry, guests: c.scenario.guests },
+    ops: c.scenario.ops as CounterexampleFile['ops'],
+    divergence: {
+      step: f.step,
+      ...(f.guest === undefined ? {} : { guest: f.guest }),
+      message: f.message,
+      ...(f.expected === undefined ? {} : { expected: f.expected }),
+      ...(f.actual === undefined ? {} : { actual: f.actual }),
+    },
+  };
+};
+
+const encodeSync = Schema.encodeSync(CounterexampleSchema);
+
+/** The file's text: keys in the schema's order, so equal counterexamples give equal bytes. */
+export const encodeCounterexample = (c: CounterexampleFile): string => `${JSON.stringify(encodeSync(c), null, 2)}\n`;
+
+/** The file name: design, property and the content's hash (equal contents, equal names). */
+export const counterexampleFileName = (c: CounterexampleFile, body = encodeCounterexample(c)): string => {
+  const slug = (s: string) => s.replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 40);
+  const hash = createHash('sha256').update(body).digest('hex').slice(0, 16);
+  return `${slug(c.design.name)}.${c.property}.${hash}.json`;
+};
+
+/**
+ * Save atomically (a uniquely named temporary file, then rename): parallel writers of the same
+ * counterexample write the same name and content, and no reader ever sees half a file.
+ */
+export const saveCounterexample = (dir: string, c: CounterexampleFile): string => {
+  const body = encodeCounterexample(c);
+  const file = join(dir, counterexampleFileName(c, body));
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  try {
+    writeFileSync(tmp, body, { flag: 'wx' });
+    renameSync(tmp, file);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {}
+    throw e;
+  }
+  return file;
+};

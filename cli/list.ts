@@ -1,0 +1,65 @@
+/**
+ * `hyperprop list` (designs and properties, one line each) and `hyperprop classify` (the
+ * Popek–Goldberg table of the ISA, computed from the semantics).
+ */
+import { writeFileSync } from 'node:fs';
+import { type Command, Option } from 'commander';
+import { PRESETS } from '../model/designs/presets.ts';
+import { PROPERTIES } from '../properties/check.ts';
+import { classify, renderClassification } from '../properties/classify.ts';
+import { PROPERTY_NAMES } from '../properties/property.ts';
+import { intOption } from './check.ts';
+import { counterexampleJsonSchema } from './counterexample.ts';
+import { defaultDesigns } from './designs.ts';
+
+export const registerList = (program: Command): void => {
+  program
+    .command('list')
+    .description('the built-in designs and the properties, with one-line descriptions')
+    .addOption(new Option('--reporter <r>', 'output format').choices(['text', 'json']).default('text'))
+    .action((o: { reporter: 'text' | 'json' }) => {
+      const defaults = defaultDesigns();
+      const designs = Object.entries(PRESETS).map(([name, d]) => ({
+        name,
+        default: defaults.includes(name),
+        description: d.description,
+      }));
+      const properties = PROPERTY_NAMES.map((name) => ({ name, description: PROPERTIES[name].description }));
+      if (o.reporter === 'json') {
+        process.stdout.write(`${JSON.stringify({ designs, properties }, null, 2)}\n`);
+        return;
+      }
+      const w = Math.max(...designs.map((d) => d.name.length), ...properties.map((p) => p.name.length)) + 2;
+      const lines = ['designs (* checked by default):'];
+      for (const d of designs) lines.push(`  ${(d.default ? '* ' : '  ') + d.name.padEnd(w)}${d.description}`);
+      lines.push('', 'properties:');
+      for (const p of properties) lines.push(`    ${p.name.padEnd(w)}${p.description}`);
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+  program
+    .command('classify')
+    .description('the Popek–Goldberg classification of the ISA, computed from the semantics')
+    .option('--samples <n>', 'sampled executions per instruction', intOption('--samples', 1, 100_000), 300)
+    .option('--seed <n>', 'seed', intOption('--seed', 0, 2 ** 31 - 1), 1974)
+    .addOption(new Option('--reporter <r>', 'output format').choices(['text', 'json']).default('text'))
+    .action((o: { samples: number; seed: number; reporter: 'text' | 'json' }) => {
+      const table = classify({ samples: o.samples, seed: o.seed });
+      process.stdout.write(
+        o.reporter === 'json' ? `${JSON.stringify(table, null, 2)}\n` : `${renderClassification(table)}\n`,
+      );
+    });
+};
+
+/** The counterexample file's JSON Schema, as published in counterexamples/schema.json. */
+export const schemaText = (): string => `${JSON.stringify(counterexampleJsonSchema(), null, 2)}\n`;
+
+export const registerSchema = (program: Command): void => {
+  program
+    .command('schema')
+    .description('the JSON Schema of counterexample files (counterexamples/schema.json)')
+    .option('--write <file>', 'write it to this file instead of standard output')
+    .action((o: { write?: string }) => {
+      if (o.write) writeFileSync(o.write, schemaText());
+      else process.stdout.write(schemaText());
+    });
+};

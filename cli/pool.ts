@@ -1,0 +1,50 @@
+/**
+ * Worker threads for `hyperprop check --workers N`: each item goes to the next idle worker; results
+ * come back in the items' order, so the report does not depend on which worker ran what.
+ */
+import { Worker } from 'node:worker_threads';
+import type { ItemResult } from './work.ts';
+import type { WorkerReply, WorkerRequest } from './worker.ts';
+
+export const runInWorkers = async (
+  requests: readonly WorkerRequest[],
+  workers: number,
+  onDone: (r: ItemResult) => void,
+): Promise<ItemResult[]> => {
+  const results: ItemResult[] = new Array(requests.length);
+  let next = 0;
+  const pool = Array.from(
+    { length: Math.max(1, Math.min(workers, requests.length)) },
+    () => new Worker(new URL('./worker-entry.js', import.meta.url)),
+  );
+  try {
+    await Promise.all(
+      pool.map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            let current = -1;
+            const feed = () => {
+              if (next >= requests.length) return resolve();
+              current = next++;
+              w.postMessage(requests[current]);
+            };
+            w.on('message', (reply: WorkerReply) => {
+              if (!reply.ok) return reject(new Error(reply.error));
+              results[current] = reply.result;
+              onDone(reply.result);
+              feed();
+            });
+            w.on('error', reject);
+            w.on('exit', (code) => {
+              if (next < requests.length || results[current] === undefined)
+                reject(new Error(`a worker thread stopped (exit code ${code})`));
+            });
+            feed();
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+  return results;
+};

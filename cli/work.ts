@@ -1,0 +1,111 @@
+/**
+ * The work of `hyperprop check`: (design × property) items, split deterministically across CI
+ * machines (`--shard K/N`), each run in this thread or in a worker thread, each giving the same
+ * result wherever it runs.
+ */
+import { check } from '../properties/check.ts';
+import type { PropertyFailure, PropertyName } from '../properties/property.ts';
+import { type DesignRef, saveCounterexample, toCounterexampleFile } from './counterexample.ts';
+import type { LoadedDesign } from './designs.ts';
+
+export interface Shard {
+  /** 1-based. */
+  readonly index: number;
+  readonly count: number;
+}
+
+/** Parse `K/N` (1 <= K <= N). */
+export const parseShard = (s: string): Shard | undefined => {
+  const m = /^(\d{1,6})\/(\d{1,6})$/.exec(s);
+  if (!m) return undefined;
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  return index >= 1 && index <= count ? { index, count } : undefined;
+};
+
+/** The elements of `xs` shard `s` takes: every N-th, from the K-th. Shards 1..N partition `xs`. */
+export const inShard = <T>(xs: readonly T[], s: Shard | undefined): T[] =>
+  s === undefined ? [...xs] : xs.filter((_, i) => i % s.count === s.index - 1);
+
+export interface WorkItem {
+  /** Position in the unsharded work (designs in the order given, properties in PROPERTY_NAMES order). */
+  readonly index: number;
+  readonly design: number;
+  readonly property: PropertyName;
+}
+
+export const workItems = (designs: number, properties: readonly PropertyName[]): WorkItem[] => {
+  const out: WorkItem[] = [];
+  for (let design = 0; design < designs; design++)
+    for (const property of properties) out.push({ index: out.length, design, property });
+  return out;
+};
+
+export interface RunOptions {
+  readonly runs: number;
+  readonly seed: number;
+  /** Milliseconds for this item (fast-check stops generating then). */
+  readonly timeLimitMs?: number;
+  /** Where counterexamples are saved (none when absent). */
+  readonly out?: string;
+}
+
+/** What one (design, property) item found: plain data, so it crosses a worker boundary. */
+export interface ItemResult {
+  readonly index: number;
+  readonly design: string;
+  readonly designRef: DesignRef;
+  readonly property: PropertyName;
+  readonly status: 'passed' | 'failed';
+  readonly runs: number;
+  readonly seed: number;
+  readonly durationMs: number;
+  readonly counterexample?: {
+    readonly file?: string;
+    readonly path: string;
+    readonly runsToFailure: number;
+    readonly shrinks: number;
+    readonly operations: number;
+    readonly guests: number;
+    readonly divergence: PropertyFailure;
+    readonly rendering: string;
+  };
+}
+
+/** Run one item. */
+export const runItem = (loaded: LoadedDesign, item: WorkItem, o: RunOptions): ItemResult => {
+  const t0 = performance.now();
+  const [r] = check(loaded.design, {
+    properties: [item.property],
+    runs: o.runs,
+    seed: o.seed,
+    ...(o.timeLimitMs === undefined ? {} : { timeLimit: o.timeLimitMs }),
+  });
+  const base = {
+    index: item.index,
+    design: loaded.design.name,
+    designRef: loaded.ref,
+    property: item.property,
+    status: r!.status,
+    runs: r!.runs,
+    seed: o.seed,
+  };
+  const c = r!.counterexample;
+  if (!c) return { ...base, durationMs: performance.now() - t0 };
+  const file =
+    o.out === undefined ? undefined : saveCounterexample(o.out, toCounterexampleFile(loaded.ref, item.property, c));
+  return {
+    ...base,
+    durationMs: performance.now() - t0,
+    counterexample: {
+      ...(file === undefined ? {} : { file }),
+      path: c.path,
+      runsToFailure: c.runsToFailure,
+      shrinks: c.shrinks,
+      operations: c.scenario.ops.length,
+      guests: c.scenario.guests.length,
+      divergence: c.failure,
+      rendering: c.rendering,
+    },
+  };
+};
