@@ -5,19 +5,43 @@
 import type { Design } from '../host/design.ts';
 import { composeDesign } from '../host/toolkit.ts';
 
-/** Hardware-assisted CPU (VT-x), shadow page tables, VPID-tagged TLB. */
+/** Hardware-assisted CPU (VT-x), shadow page tables, VPID-tagged TLB, an emulated device. */
 export const shadow: Design = composeDesign({
   name: 'shadow',
   description:
-    'VT-x guest in non-root mode; shadow page tables (write-protected guest tables, synced on INVLPG/CR3); VPID',
-  axes: { cpu: 'hardware-assisted', mmu: 'shadow', tlb: 'vpid' },
+    'VT-x guest in non-root mode; shadow page tables (write-protected guest tables, synced on INVLPG/CR3); VPID; emulated device (every access traps)',
+  axes: { cpu: 'hardware-assisted', mmu: 'shadow', tlb: 'vpid', io: 'emulated' },
 });
 
-/** Hardware-assisted CPU, nested paging (EPT), VPID. */
+/** Hardware-assisted CPU, nested paging (EPT), VPID, a paravirtual device. */
 export const ept: Design = composeDesign({
   name: 'ept',
-  description: 'VT-x guest in non-root mode; EPT two-dimensional walks; VPID',
-  axes: { cpu: 'hardware-assisted', mmu: 'nested', tlb: 'vpid' },
+  description:
+    'VT-x guest in non-root mode; EPT two-dimensional walks; VPID; paravirtual device (shared ring, notify exits to the back end)',
+  axes: { cpu: 'hardware-assisted', mmu: 'nested', tlb: 'vpid', io: 'paravirtual' },
+});
+
+/** Hardware-assisted CPU, EPT, VPID, and a real device per guest behind the IOMMU. */
+export const passthrough: Design = composeDesign({
+  name: 'passthrough',
+  description:
+    'VT-x guest in non-root mode; EPT; VPID; an assigned device per guest: DMA through its IOMMU domain (VT-d second-level tables), MSIs through interrupt remapping',
+  axes: {
+    cpu: 'hardware-assisted',
+    mmu: 'nested',
+    tlb: 'vpid',
+    io: 'passthrough',
+    iommu: true,
+    interruptRemapping: true,
+  },
+});
+
+/** As `passthrough`, with an SR-IOV virtual function per guest instead of a whole device. */
+export const sriov: Design = composeDesign({
+  name: 'sriov',
+  description:
+    'VT-x guest in non-root mode; EPT; VPID; one SR-IOV physical function kept by the hypervisor, a virtual function per guest with its own IOMMU domain and remapping entry',
+  axes: { cpu: 'hardware-assisted', mmu: 'nested', tlb: 'vpid', io: 'sriov', iommu: true, interruptRemapping: true },
 });
 
 /** Trap-and-emulate with ring compression and shadow paging: on x86 it cannot be equivalent (Popek–Goldberg). */
@@ -48,6 +72,8 @@ export const xenPv: Design = composeDesign({
 export const PRESETS: Readonly<Record<string, Design>> = Object.freeze({
   shadow,
   ept,
+  passthrough,
+  sriov,
   classic,
   bt,
   'xen-pv': xenPv,

@@ -16,10 +16,25 @@ export type MmuVirtualization = 'shadow' | 'nested';
 /** How the TLB is shared between guests: flushed on every switch, or tagged by VPID. */
 export type TlbPolicy = 'flush' | 'vpid';
 
+/**
+ * How a guest's devices are virtualized: emulated (every access traps to the hypervisor's device
+ * model), paravirtual (virtio-style: a ring shared with the hypervisor's back end, which a notify
+ * wakes), passthrough (the guest drives a real device; its DMA goes through the IOMMU and its
+ * MSIs through interrupt remapping), or SR-IOV (the same, with a virtual function of one
+ * physical function per guest).
+ */
+export type IoVirtualization = 'emulated' | 'paravirtual' | 'passthrough' | 'sriov';
+
 export interface DesignAxes {
   readonly cpu: CpuVirtualization;
   readonly mmu: MmuVirtualization;
   readonly tlb: TlbPolicy;
+  /** Devices (model/host/io.ts); emulated when absent. */
+  readonly io?: IoVirtualization;
+  /** For passthrough and SR-IOV: DMA through IOMMU domains (default true). */
+  readonly iommu?: boolean;
+  /** For passthrough and SR-IOV: MSIs through the interrupt-remapping table (default true). */
+  readonly interruptRemapping?: boolean;
 }
 
 /** What reaches the hypervisor. */

@@ -1,5 +1,7 @@
 export * from './design.ts';
 export * from './ept.ts';
+export * from './io.ts';
+export * from './iommu.ts';
 export * from './layout.ts';
 export * from './machine.ts';
 export * from './run.ts';

@@ -7,6 +7,7 @@
 import type { PhysicalMemory } from '../memory.ts';
 import type { OpKind } from '../ops.ts';
 import type { Cpu, Machine } from '../state.ts';
+import type { GuestDevices, HostIo } from './io.ts';
 import { type HostConfig, HV_BLOCK, poolBase } from './layout.ts';
 import { emptyRealTlb, type RealTlb } from './tlb.ts';
 
@@ -26,6 +27,8 @@ export interface GuestContext {
   readonly shadow: ShadowTables;
   /** Host frame of the guest's EPT root. */
   readonly eptRoot: number;
+  /** Where the guest's devices are (model/host/io.ts); absent: it has none. */
+  readonly devices?: GuestDevices;
 }
 
 /** Counts of how operations ran, for the efficiency measure. */
@@ -63,6 +66,8 @@ export interface HostMachine {
   readonly current: number;
   readonly guests: readonly GuestContext[];
   readonly counters: Counters;
+  /** The host's devices and IOMMU (model/host/io.ts); absent: no physical device is assigned. */
+  readonly io?: HostIo;
 }
 
 /** Frames of guest g's pool: shadow directory, EPT directory, EPT tables, then shadow tables. */
@@ -70,6 +75,11 @@ export const POOL = {
   SHADOW_ROOT: 0,
   EPT_ROOT: 1,
   EPT_TABLE: 2,
+  /** The paravirtual device's shared ring (model/host/io.ts). */
+  VIRTIO_RING: 5,
+  /** The root and table of the guest's IOMMU domain (model/host/iommu.ts). */
+  IOMMU_ROOT: 6,
+  IOMMU_TABLE: 7,
   FIRST_SHADOW_TABLE: 8,
   SIZE: HV_BLOCK,
 } as const;
@@ -86,6 +96,7 @@ export const bareHost = (config: HostConfig, guests: readonly Machine[], memory:
     vcpu: m.cpu,
     shadow: { root: poolBase(id) + POOL.SHADOW_ROOT, tables: [] },
     eptRoot: poolBase(id) + POOL.EPT_ROOT,
+    ...(m.devices && m.devices.length > 0 ? { devices: { kind: 'model' as const, engines: m.devices } } : {}),
   })),
   counters: ZERO_COUNTERS,
 });

@@ -9,6 +9,7 @@ import { EMPTY_MEMORY, replaceRegion } from '../memory.ts';
 import type { Op } from '../ops.ts';
 import type { Machine } from '../state.ts';
 import type { Design } from './design.ts';
+import { assignedEngines, withAssignedEngines } from './io.ts';
 import { guestBase, type HostConfig, hostConfigProblem, hostFrames, regionFrames } from './layout.ts';
 import { bareHost, bump, type HostMachine } from './machine.ts';
 import { tlbStoreView, tlbView } from './tlb.ts';
@@ -33,12 +34,17 @@ export const createHost = (design: Design, guests: readonly Machine[], config?: 
 };
 
 /** The real machine, as the ISA sees it while the current guest runs. */
-export const realMachine = (design: Design, h: HostMachine): Machine => ({
-  geometry: { ...h.config.guestGeometry, frames: hostFrames(h.config) },
-  cpu: h.cpu,
-  memory: h.memory,
-  tlb: tlbView(h.tlb, design.tag(h, h.current)),
-});
+export const realMachine = (design: Design, h: HostMachine): Machine => {
+  // The real devices assigned to the running guest are the ones its I/O instructions can reach.
+  const devices = assignedEngines(h, h.current);
+  return {
+    geometry: { ...h.config.guestGeometry, frames: hostFrames(h.config) },
+    cpu: h.cpu,
+    memory: h.memory,
+    tlb: tlbView(h.tlb, design.tag(h, h.current)),
+    ...(devices === undefined ? {} : { devices }),
+  };
+};
 
 /** One operation of the running guest: natively on the real CPU, or through the hypervisor. */
 export const hostStep = (design: Design, h: HostMachine, op: Op): HostMachine => {
@@ -52,12 +58,16 @@ export const hostStep = (design: Design, h: HostMachine, op: Op): HostMachine =>
   }
   const tag = design.tag(h, h.current);
   const r = stepWith(realMachine(design, h), op, REAL_CPU, design.hardware(h));
-  const after: HostMachine = {
-    ...h,
-    cpu: r.machine.cpu,
-    memory: r.machine.memory,
-    tlb: tlbStoreView(h.tlb, tag, r.machine.tlb),
-  };
+  const after: HostMachine = withAssignedEngines(
+    {
+      ...h,
+      cpu: r.machine.cpu,
+      memory: r.machine.memory,
+      tlb: tlbStoreView(h.tlb, tag, r.machine.tlb),
+    },
+    h.current,
+    r.machine.devices,
+  );
   if (r.outcome.status === 'exit' && r.outcome.exit) {
     const exit = r.outcome.exit;
     const out = design.handle(after, {

@@ -15,7 +15,7 @@ import { GDT_LIMIT, gateDescriptor, HARNESS, IDT_LIMIT, SEL, SYSTEM_PAGE, TSS_LI
 import { CANONICAL } from '../choice.ts';
 import { descriptorDpl, isCodeOrData, isConformingCode } from '../descriptors.ts';
 import { PAGE_SIZE, pageNumber } from '../geometry.ts';
-import { deliverPending, type ExitControls, type Hardware, type Outcome, stepWith } from '../isa.ts';
+import { deliverPending, type ExitControls, type ExitInfo, type Hardware, type Outcome, stepWith } from '../isa.ts';
 import { extractRegion, nonZeroWords, type PhysicalMemory, readWord, replaceRegion, writeWord } from '../memory.ts';
 import type { Op, OpKind } from '../ops.ts';
 import { PTE, walk, X86_32 } from '../paging.ts';
@@ -23,6 +23,16 @@ import type { Cpl, Cpu, Machine } from '../state.ts';
 import { EMPTY_TLB } from '../tlb.ts';
 import type { Design, DesignAxes, HypervisorEntry } from './design.ts';
 import { buildEpt, eptPort } from './ept.ts';
+import {
+  assignedRids,
+  guestDeviceEngines,
+  hostIo,
+  initIo,
+  ioPortPassesThrough,
+  ringBus,
+  withGuestDeviceEngines,
+} from './io.ts';
+import { iommuPort, routeMsi } from './iommu.ts';
 import { guestBase, HV_FRAME, HV_LINEAR, hostFrames, poolBase, regionFrames } from './layout.ts';
 import { type HostMachine, POOL, withGuest } from './machine.ts';
 import { tlbFlushAll, tlbFlushPage, tlbFlushTag } from './tlb.ts';
@@ -37,18 +47,20 @@ import { tlbFlushAll, tlbFlushPage, tlbFlushTag } from './tlb.ts';
 export const guestView = (d: Design, h: HostMachine, g: number): Machine => {
   const ctx = h.guests[g]!;
   const cpu = g === h.current ? d.save(h, g, h.cpu, ctx.vcpu) : ctx.vcpu;
+  const devices = guestDeviceEngines(h, g);
   return {
     geometry: h.config.guestGeometry,
     cpu,
     memory: extractRegion(h.memory, guestBase(h.config, g), regionFrames(h.config)),
     tlb: EMPTY_TLB,
+    ...(devices === undefined ? {} : { devices }),
   };
 };
 
 /** Write a guest's view back: its memory region and virtual CPU (and the real CPU if it is running). */
 export const commitGuest = (d: Design, h: HostMachine, g: number, view: Machine): HostMachine => {
   const memory = replaceRegion(h.memory, guestBase(h.config, g), regionFrames(h.config), view.memory);
-  const h1 = withGuest({ ...h, memory }, g, { vcpu: view.cpu });
+  const h1 = withGuestDeviceEngines(withGuest({ ...h, memory }, g, { vcpu: view.cpu }), g, view.devices);
   return g === h1.current ? { ...h1, cpu: d.load(h1, g, view.cpu) } : h1;
 };
 
@@ -363,6 +375,50 @@ export const NOT_INNOCUOUS: ReadonlySet<OpKind> = new Set<OpKind>([
 ]);
 
 // ---------------------------------------------------------------------------------------------
+// Devices: interrupts from assigned devices.
+
+/**
+ * Make `vector` pending in guest `g`'s virtual CPU; if `g` runs, deliver what its IF allows now
+ * (event injection at the next VM entry), otherwise it waits for the guest's next entry.
+ */
+export const injectInterrupt = (d: Design, h: HostMachine, g: number, vector: number): HostMachine => {
+  const view = guestView(d, h, g);
+  if (view.cpu.pending.includes(vector) && g !== h.current) return h;
+  const pending = view.cpu.pending.includes(vector)
+    ? view.cpu.pending
+    : [...view.cpu.pending, vector].sort((a, b) => a - b);
+  const h1 = commitGuest(d, h, g, { ...view, cpu: { ...view.cpu, pending } });
+  return g === h1.current ? injectPending(d, h1) : h1;
+};
+
+/**
+ * The hypervisor's handler for an assigned device's completion (`device-interrupt` exit): record
+ * the IOMMU's DMA fault if it blocked the transfer, route the MSI (interrupt remapping, or the
+ * hypervisor's host-vector table when MSIs are not remapped) and inject it into its guest.
+ */
+export const deviceInterrupt = (
+  d: Design,
+  h: HostMachine,
+  exit: Extract<ExitInfo, { reason: 'device-interrupt' }>,
+): HostMachine => {
+  const io = hostIo(h);
+  const rid = assignedRids(h, h.current)[exit.device];
+  if (rid === undefined) return h;
+  let faults = io.iommu.faults;
+  if (exit.blocked)
+    faults = [...faults, { kind: 'dma', rid, address: exit.blocked.address, write: exit.blocked.write }];
+  let hostInterrupts = io.hostInterrupts;
+  const target = exit.vector === undefined ? undefined : routeMsi(io.iommu, io.hostVectors, rid, exit.vector);
+  if (target?.kind === 'blocked') faults = [...faults, { kind: 'interrupt', rid, vector: exit.vector! }];
+  if (target?.kind === 'host') hostInterrupts = [...hostInterrupts, { rid, vector: target.vector }];
+  const h1: HostMachine =
+    faults === io.iommu.faults && hostInterrupts === io.hostInterrupts
+      ? h
+      : { ...h, io: { ...io, iommu: { ...io.iommu, faults }, hostInterrupts } };
+  return target?.kind === 'guest' ? injectInterrupt(d, h1, target.guest, target.vector) : h1;
+};
+
+// ---------------------------------------------------------------------------------------------
 // A design from its axes.
 
 /** The standard handler: emulate what trapped, keep the MMU in sync, fill the shadow after a hidden fault. */
@@ -371,6 +427,7 @@ export const standardHandle =
   (h: HostMachine, entry: HypervisorEntry): HostMachine => {
     const d = dref();
     if (entry.kind === 'call') return emulate(d, h, entry.op).host;
+    if (entry.exit.reason === 'device-interrupt') return deviceInterrupt(d, h, entry.exit);
     let out: HostMachine;
     if (entry.phase === 'boundary') out = injectPending(d, h);
     else out = emulate(d, entry.before, entry.op).host;
@@ -416,6 +473,7 @@ export const composeDesign = (spec: DesignSpec): Design => {
           };
         } else h = shadowZap(self, h, ctx.id);
       }
+      h = initIo(axes, h);
       return { ...h, cpu: self.load(h, h.current, h.guests[h.current]!.vcpu) };
     },
     hardware: (h) => {
@@ -423,11 +481,25 @@ export const composeDesign = (spec: DesignSpec): Design => {
       const identity = (pa: number) => (pa < bytes ? pa : -1);
       const vcpu = h.guests[h.current]!.vcpu;
       const physical = axes.mmu === 'nested' ? eptPort(h.guests[h.current]!.eptRoot * PAGE_SIZE, bytes) : identity;
-      return { physical, exits: rc ? ringCompression.exits : vmx.exits(axes.mmu, vcpu) } satisfies Hardware;
+      const base = vmx.exits(axes.mmu, vcpu);
+      // The I/O bitmap leaves the ports of an assigned device, and a paravirtual slot's, open.
+      const exits: ExitControls = rc
+        ? ringCompression.exits
+        : { ...base, instruction: (op, cpu) => !ioPortPassesThrough(h, op) && (base.instruction?.(op, cpu) ?? false) };
+      const devices = h.guests[h.current]!.devices;
+      return {
+        physical,
+        exits,
+        // Devices reach memory only through the IOMMU (absent: bus addresses are host addresses).
+        dma: iommuPort(hostIo(h).iommu, assignedRids(h, h.current), bytes),
+        ...(devices?.kind === 'ring' ? { ports: ringBus(devices.frame, devices.count) } : {}),
+      } satisfies Hardware;
     },
     load: (h, g, v) => (rc ? ringCompression.load(h, g, v) : vmx.load(h, g, v, axes.mmu)),
     save: (h, g, real, v) => (rc ? ringCompression.save(h, g, real, v) : vmx.save(real, v, axes.mmu)),
     dispatch: (h, op) => {
+      // An emulated or paravirtual device's completion is the hypervisor's device model or back end at work.
+      if (op.kind === 'dmaComplete') return h.guests[h.current]!.devices?.kind === 'assigned' ? 'native' : 'hypervisor';
       if (axes.cpu !== 'binary-translation' && axes.cpu !== 'paravirtual') return 'native';
       const v = self.save(h, h.current, h.cpu, h.guests[h.current]!.vcpu);
       return v.cpl !== 3 && NOT_INNOCUOUS.has(op.kind) ? 'hypervisor' : 'native';
@@ -444,7 +516,10 @@ export const composeDesign = (spec: DesignSpec): Design => {
       const saved = withGuest(h, h.current, { vcpu: self.save(h, h.current, h.cpu, h.guests[h.current]!.vcpu) });
       const tlb = axes.tlb === 'flush' ? tlbFlushAll(saved.tlb) : saved.tlb;
       const next = { ...saved, tlb, current: to };
-      return { ...next, cpu: self.load(next, to, next.guests[to]!.vcpu) };
+      const entered = { ...next, cpu: self.load(next, to, next.guests[to]!.vcpu) };
+      // VM entry injects the virtual interrupts that became pending while the guest was out, if its IF allows.
+      const v = entered.guests[to]!.vcpu;
+      return v.pending.length > 0 && v.eflags & EFLAGS.IF && !v.stiShadow ? injectPending(self, entered) : entered;
     },
   };
   const { name: _n, description: _d, axes: _a, ...overrides } = spec;

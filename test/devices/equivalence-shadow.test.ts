@@ -1,0 +1,9 @@
+import { shadow } from 'hyperprop';
+import { expect, it } from 'vitest';
+import { checkDeviceEquivalence, SCENARIOS } from './equivalence.ts';
+
+it(`shadow: the guest's view equals what bare metal permits over ${SCENARIOS} generated scenarios with devices (2 to 4 guests)`, () => {
+  const stats = checkDeviceEquivalence(shadow, 2026);
+  console.log('shadow', JSON.stringify(stats));
+  expect(stats.ops).toBeGreaterThan(0);
+});
