@@ -6,8 +6,10 @@
  * architecture permits it, a standard boot machine, and the Popek–Goldberg classification.
  */
 
-export * from './model/designs/presets.ts';
-export * from './model/host/index.ts';
+export * from './generators/host.ts';
 export * from './model/index.ts';
+export * from './properties/check.ts';
 export * from './properties/classify.ts';
+export * from './properties/property.ts';
 export * from './properties/refinement.ts';
+export * from './properties/trace.ts';

@@ -236,7 +236,15 @@ export const arbOp = (
   g: Geometry = DEFAULT_GEOMETRY,
   kinds: readonly OpKind[] = OP_KINDS,
   weights: Readonly<Partial<Record<OpKind, number>>> = DEFAULT_KIND_WEIGHTS,
-): fc.Arbitrary<Op> => fc.oneof(...kinds.map((k) => ({ weight: weights[k] ?? 1, arbitrary: arbOpOfKind(g, k) })));
+): fc.Arbitrary<Op> => {
+  // Cross-shrinking moves any operation toward the first kind: a load, the simplest memory access,
+  // so counterexamples shrink to plain accesses where the failure allows.
+  const ordered = [...kinds].sort((a, b) => Number(b === 'load') - Number(a === 'load'));
+  return fc.oneof(
+    { withCrossShrink: true },
+    ...ordered.map((k) => ({ weight: weights[k] ?? 1, arbitrary: arbOpOfKind(g, k) })),
+  );
+};
 
 const CS_FOR_CPL: Record<Cpl, number> = { 0: SEL.KERNEL_CODE, 1: SEL.RING1_CODE, 2: SEL.KERNEL_CODE, 3: SEL.USER_CODE };
 
@@ -247,51 +255,91 @@ export const withCpl = (m: Machine, cpl: Cpl): Machine => ({
 });
 
 /**
- * A machine freshly booted and varied: CPL, IF, IOPL and status flags, CR0.WP/TS, registers,
- * and the P, R/W and U/S bits of the window's PTEs and PDEs (the system page stays mapped).
+ * How a guest machine is booted and varied: CPL, EFLAGS, CR0.WP/TS, registers, and the P, R/W
+ * and U/S bits of the window's PTEs and PDEs (the system page stays mapped). Plain data, so a
+ * counterexample can carry it.
  */
-export const arbBootedMachine = (g: Geometry = DEFAULT_GEOMETRY): fc.Arbitrary<Machine> => {
+export interface GuestSpec {
+  readonly cpl: Cpl;
+  readonly eflags: number;
+  readonly wp: boolean;
+  readonly ts: boolean;
+  readonly regs: readonly [number, number, number, number];
+  /** P/RW/US bits of each window page's PTE, row by row (dir-major). */
+  readonly pteFlags: readonly number[];
+  /** P/RW/US bits of each window PDE. */
+  readonly pdeFlags: readonly number[];
+}
+
+/** The standard boot with no variation: CPL 0, IF = 0, every window page present, writable, user. */
+export const plainGuestSpec = (g: Geometry = DEFAULT_GEOMETRY, cpl: Cpl = 0): GuestSpec => ({
+  cpl,
+  eflags: 0,
+  wp: true,
+  ts: false,
+  regs: [0, 0, 0, 0],
+  pteFlags: new Array(g.dirEntries * g.tableEntries).fill(PTE.P | PTE.RW | PTE.US),
+  pdeFlags: new Array(g.dirEntries).fill(PTE.P | PTE.RW | PTE.US),
+});
+
+/** The machine a guest spec describes. */
+export const bootGuest = (spec: GuestSpec, g: Geometry = DEFAULT_GEOMETRY): Machine => {
   const f = bootFrames(g);
   const sys = systemPageLinear(g);
+  const base = bootMachine({
+    geometry: g,
+    eflags: spec.eflags,
+    cr0: (CR0.PE | CR0.ET | CR0.PG | (spec.wp ? CR0.WP : 0) | (spec.ts ? CR0.TS : 0)) >>> 0,
+  });
+  let memory = base.memory;
+  const sysDir = sys >>> 22;
+  for (let d = 0; d < g.dirEntries; d++) {
+    const pdePa = f.pageDirectory * PAGE_SIZE + d * 4;
+    const keep = d === sysDir ? PTE.P | PTE.RW | PTE.US : (spec.pdeFlags[d] ?? PTE.P | PTE.RW | PTE.US);
+    memory = writeWord(memory, pdePa, (f.pageTable(d) * PAGE_SIZE) | keep);
+    for (let t = 0; t < g.tableEntries; t++) {
+      if (linear(d, t) === sys) continue;
+      const ptePa = f.pageTable(d) * PAGE_SIZE + t * 4;
+      const frame = d === 0 && t === 0 ? f.pageTable(0) : d === 0 && t === 1 ? f.pageDirectory : f.data(d, t);
+      memory = writeWord(
+        memory,
+        ptePa,
+        (frame * PAGE_SIZE) | (spec.pteFlags[d * g.tableEntries + t] ?? PTE.P | PTE.RW | PTE.US),
+      );
+    }
+  }
+  return withCpl(
+    { ...base, memory, cpu: { ...base.cpu, regs: [...spec.regs] as [number, number, number, number] } },
+    spec.cpl,
+  );
+};
+
+/** Guest specs, varied as `bootGuest` describes; `cpls` restricts the starting CPL. */
+export const arbGuestSpec = (
+  g: Geometry = DEFAULT_GEOMETRY,
+  cpls: readonly Cpl[] = [0, 0, 3, 3, 1],
+): fc.Arbitrary<GuestSpec> => {
   const flagVariants = fc.oneof(
     { weight: 5, arbitrary: fc.constant(PTE.P | PTE.RW | PTE.US) },
     { weight: 3, arbitrary: fc.subarray([PTE.P, PTE.RW, PTE.US]).map((b) => b.reduce((a, x) => a | x, 0)) },
   );
-  return fc
-    .record({
-      cpl: fc.constantFrom<Cpl>(0, 0, 3, 3, 1),
-      eflags: arbEflagsImage,
-      wp: fc.boolean(),
-      ts: fc.boolean(),
-      regs: fc.tuple(arbRegValue(g), arbRegValue(g), arbRegValue(g), arbRegValue(g)),
-      pteFlags: fc.array(flagVariants, {
-        minLength: g.dirEntries * g.tableEntries,
-        maxLength: g.dirEntries * g.tableEntries,
-      }),
-      pdeFlags: fc.array(flagVariants, { minLength: g.dirEntries, maxLength: g.dirEntries }),
-    })
-    .map(({ cpl, eflags, wp, ts, regs, pteFlags, pdeFlags }) => {
-      const base = bootMachine({
-        geometry: g,
-        eflags,
-        cr0: (CR0.PE | CR0.ET | CR0.PG | (wp ? CR0.WP : 0) | (ts ? CR0.TS : 0)) >>> 0,
-      });
-      let memory = base.memory;
-      const sysDir = sys >>> 22;
-      for (let d = 0; d < g.dirEntries; d++) {
-        const pdePa = f.pageDirectory * PAGE_SIZE + d * 4;
-        const keep = d === sysDir ? PTE.P | PTE.RW | PTE.US : pdeFlags[d]!;
-        memory = writeWord(memory, pdePa, (f.pageTable(d) * PAGE_SIZE) | keep);
-        for (let t = 0; t < g.tableEntries; t++) {
-          if (linear(d, t) === sys) continue;
-          const ptePa = f.pageTable(d) * PAGE_SIZE + t * 4;
-          const frame = d === 0 && t === 0 ? f.pageTable(0) : d === 0 && t === 1 ? f.pageDirectory : f.data(d, t);
-          memory = writeWord(memory, ptePa, (frame * PAGE_SIZE) | pteFlags[d * g.tableEntries + t]!);
-        }
-      }
-      return withCpl({ ...base, memory, cpu: { ...base.cpu, regs } }, cpl);
-    });
+  return fc.record({
+    cpl: fc.constantFrom<Cpl>(...cpls),
+    eflags: arbEflagsImage,
+    wp: fc.boolean(),
+    ts: fc.boolean(),
+    regs: fc.tuple(arbRegValue(g), arbRegValue(g), arbRegValue(g), arbRegValue(g)),
+    pteFlags: fc.array(flagVariants, {
+      minLength: g.dirEntries * g.tableEntries,
+      maxLength: g.dirEntries * g.tableEntries,
+    }),
+    pdeFlags: fc.array(flagVariants, { minLength: g.dirEntries, maxLength: g.dirEntries }),
+  });
 };
+
+/** A machine freshly booted and varied (see `GuestSpec`). */
+export const arbBootedMachine = (g: Geometry = DEFAULT_GEOMETRY): fc.Arbitrary<Machine> =>
+  arbGuestSpec(g).map((spec) => bootGuest(spec, g));
 
 /**
  * A machine reachable from a varied boot by a short prefix of operations, each resolved with

@@ -125,13 +125,23 @@ export const stepWith = (
 ): Successor => {
   const problem = opProblem(op);
   if (problem !== undefined) return { machine, outcome: { status: 'invalid-op', events: [], problem } };
+  // A real interrupt the hypervisor owns leaves even a shut-down guest (it is not the guest's to take).
+  if (op.kind === 'timer' && hw.exits?.externalInterrupt)
+    return {
+      machine,
+      outcome: {
+        status: 'exit',
+        events: [],
+        exit: { reason: 'external-interrupt', vector: TIMER_VECTOR },
+        exitPhase: 'instruction',
+      },
+    };
   if (machine.cpu.run === 'shutdown') return { machine, outcome: { status: 'shutdown', events: [] } };
   const x = startExec(machine, chooser, hw);
   let status: Status;
   let phase: 'instruction' | 'boundary' = 'instruction';
   try {
     if (op.kind === 'timer') {
-      if (hw.exits?.externalInterrupt) throw vmexit({ reason: 'external-interrupt', vector: TIMER_VECTOR });
       raiseInterrupt(x, TIMER_VECTOR);
       status = 'event';
     } else if (op.kind === 'dmaComplete') {
@@ -315,7 +325,8 @@ const execute = (x: Exec, op: Op): void => {
       if (((v ^ (x.hw.exits?.cr0ReadShadow ?? 0)) & mask) !== 0) throw vmexit({ reason: 'instruction', op });
       // SDM MOV CR: #GP(0) for PG = 1 with PE = 0, or NW = 1 with CD = 0.
       if ((v & CR0.PG && !(v & CR0.PE)) || (v & CR0.NW && !(v & CR0.CD))) throw gp(0);
-      const cr0 = ((v & CR0_DEFINED) | CR0.ET) >>> 0;
+      // VMX: a write that does not exit leaves the hypervisor-owned bits of CR0 unmodified (SDM Vol. 3C §26.3).
+      const cr0 = ((((v & CR0_DEFINED) | CR0.ET) & ~mask) | (cpu.cr0 & mask)) >>> 0;
       // Changing CR0.PG invalidates all TLB entries (SDM §4.10.4.1); CR0.WP is applied at use.
       const flush = ((cr0 ^ cpu.cr0) & CR0.PG) !== 0;
       update(x, { cr0 });

@@ -37,13 +37,12 @@ import {
   type Outcome,
   PAGE_SIZE,
   PTE,
+  peekWord,
   readWord,
   STATUS_FLAGS,
   step,
   systemPageLinear,
-  walk,
   writeWord,
-  X86_32,
 } from '../model/index.ts';
 
 /** The class of an instruction kind. */
@@ -74,18 +73,7 @@ export interface ClassifyOptions {
 const trapped = (o: Outcome) => o.status === 'faulted' || o.status === 'shutdown';
 const completed = (o: Outcome) => o.status === 'retired';
 
-/** Read the word at a linear address through the machine's current tables, without side effects. */
-const peek = (m: Machine, va: number): number | undefined => {
-  if (!(m.cpu.cr0 & CR0.PG)) return readWord(m.memory, va);
-  const r = walk(
-    X86_32,
-    (m.cpu.cr3 & PTE.FRAME) >>> 0,
-    va,
-    (pa) => readWord(m.memory, pa),
-    () => true,
-  );
-  return r.ok ? readWord(m.memory, r.frame | (va & 0xffc)) : undefined;
-};
+const peek = peekWord;
 
 /** What an execution shows that is not control state. */
 const observation = (before: Op, m: Machine, o: Outcome): string => {

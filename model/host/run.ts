@@ -4,7 +4,7 @@
  * to the hypervisor goes to the design's handler. Nothing here knows any particular design.
  */
 import { REAL_CPU } from '../choice.ts';
-import { stepWith } from '../isa.ts';
+import { type ExitInfo, stepWith } from '../isa.ts';
 import { EMPTY_MEMORY, replaceRegion } from '../memory.ts';
 import type { Op } from '../ops.ts';
 import type { Machine } from '../state.ts';
@@ -46,15 +46,25 @@ export const realMachine = (design: Design, h: HostMachine): Machine => {
   };
 };
 
-/** One operation of the running guest: natively on the real CPU, or through the hypervisor. */
-export const hostStep = (design: Design, h: HostMachine, op: Op): HostMachine => {
+/** How one guest operation ran. */
+export type HowRan =
+  | { readonly kind: 'native' }
+  | { readonly kind: 'call' }
+  | { readonly kind: 'trap'; readonly exit: ExitInfo; readonly phase: 'instruction' | 'boundary' };
+
+/** One operation of the running guest, and how it ran: natively on the real CPU, or through the hypervisor. */
+export const hostStepTraced = (
+  design: Design,
+  h: HostMachine,
+  op: Op,
+): { readonly host: HostMachine; readonly ran: HowRan } => {
   const counted = (x: HostMachine, c: Partial<HostMachine['counters']>): HostMachine => ({
     ...x,
     counters: { ...x.counters, ...c, ops: h.counters.ops + 1 },
   });
   if (design.dispatch(h, op) === 'hypervisor') {
     const out = design.handle(h, { kind: 'call', op });
-    return counted(out, { calls: bump(h.counters.calls, op.kind) });
+    return { host: counted(out, { calls: bump(h.counters.calls, op.kind) }), ran: { kind: 'call' } };
   }
   const tag = design.tag(h, h.current);
   const r = stepWith(realMachine(design, h), op, REAL_CPU, design.hardware(h));
@@ -70,26 +80,27 @@ export const hostStep = (design: Design, h: HostMachine, op: Op): HostMachine =>
   );
   if (r.outcome.status === 'exit' && r.outcome.exit) {
     const exit = r.outcome.exit;
-    const out = design.handle(after, {
-      kind: 'exit',
-      op,
-      exit,
-      phase: r.outcome.exitPhase ?? 'instruction',
-      before: h,
-    });
+    const phase = r.outcome.exitPhase ?? 'instruction';
+    const out = design.handle(after, { kind: 'exit', op, exit, phase, before: h });
     const reason =
       exit.reason === 'exception'
         ? `exception ${exit.vector}`
         : exit.reason === 'instruction'
           ? `instruction ${exit.op.kind}`
           : exit.reason;
-    return counted(out, {
-      traps: bump(h.counters.traps, op.kind),
-      reasons: bump(h.counters.reasons, reason) as Record<string, number>,
-    });
+    return {
+      host: counted(out, {
+        traps: bump(h.counters.traps, op.kind),
+        reasons: bump(h.counters.reasons, reason) as Record<string, number>,
+      }),
+      ran: { kind: 'trap', exit, phase },
+    };
   }
-  return counted(design.afterNative(after), { native: h.counters.native + 1 });
+  return { host: counted(design.afterNative(after), { native: h.counters.native + 1 }), ran: { kind: 'native' } };
 };
+
+/** One operation of the running guest: natively on the real CPU, or through the hypervisor. */
+export const hostStep = (design: Design, h: HostMachine, op: Op): HostMachine => hostStepTraced(design, h, op).host;
 
 /** The scheduler: switch the real CPU to guest `to`. */
 export const hostSwitch = (design: Design, h: HostMachine, to: number): HostMachine => {

@@ -15,8 +15,17 @@ import { GDT_LIMIT, gateDescriptor, HARNESS, IDT_LIMIT, SEL, SYSTEM_PAGE, TSS_LI
 import { CANONICAL } from '../choice.ts';
 import { descriptorDpl, isCodeOrData, isConformingCode } from '../descriptors.ts';
 import { PAGE_SIZE, pageNumber } from '../geometry.ts';
+import { peekWord } from '../inspect.ts';
 import { deliverPending, type ExitControls, type ExitInfo, type Hardware, type Outcome, stepWith } from '../isa.ts';
-import { extractRegion, nonZeroWords, type PhysicalMemory, readWord, replaceRegion, writeWord } from '../memory.ts';
+import {
+  extractRegion,
+  nonZeroWords,
+  type PhysicalMemory,
+  readWord,
+  replaceRegion,
+  sameRegionNode,
+  writeWord,
+} from '../memory.ts';
 import type { Op, OpKind } from '../ops.ts';
 import { PTE, walk, X86_32 } from '../paging.ts';
 import type { Cpl, Cpu, Machine } from '../state.ts';
@@ -76,6 +85,7 @@ export const pageTableFrames = (view: Machine): ReadonlySet<number> => {
 };
 
 const sameFrame = (a: PhysicalMemory, b: PhysicalMemory, frame: number) => {
+  if (sameRegionNode(a, b, frame, 1)) return true;
   const x = [...nonZeroWords(extractRegion(a, frame, 1))];
   const y = [...nonZeroWords(extractRegion(b, frame, 1))];
   return x.length === y.length && x.every(([pa, v], i) => y[i]![0] === pa && y[i]![1] === v);
@@ -130,7 +140,9 @@ export const syncMmu = (
   const c0 = v0.cpu;
   const c1 = v1.cpu;
   const retired = outcome.status === 'retired';
-  const newSpace = c0.cr3 !== c1.cr3 || ((c0.cr0 ^ c1.cr0) & (CR0.PG | CR0.WP)) !== 0;
+  // Any MOV to CR3 that retires flushes the guest's TLB, even when it reloads the same value (SDM §4.10.4.1).
+  const newSpace =
+    c0.cr3 !== c1.cr3 || ((c0.cr0 ^ c1.cr0) & (CR0.PG | CR0.WP)) !== 0 || (op?.kind === 'movToCr3' && retired);
   let h = after;
   if (d.axes.mmu === 'nested') {
     if (newSpace) h = { ...h, tlb: tlbFlushTag(h.tlb, tag) };
@@ -167,7 +179,7 @@ export const shadowZap = (d: Design, h: HostMachine, g: number): HostMachine => 
   let mem = clearFrame(h.memory, s.root);
   for (const [, t] of s.tables) mem = clearFrame(mem, t);
   if (mapsHypervisorArea(d))
-    mem = writeWord(mem, s.root * PAGE_SIZE + 1023 * 4, (HV_FRAME.PAGE_TABLE * PAGE_SIZE) | PTE.P | PTE.RW);
+    mem = writeWord(mem, s.root * PAGE_SIZE + 1023 * 4, (HV_FRAME.PAGE_TABLE * PAGE_SIZE) | PTE.P | PTE.RW | PTE.A);
   return withGuest({ ...h, memory: mem }, g, { shadow: { root: s.root, tables: [] } });
 };
 
@@ -261,18 +273,8 @@ export const writeHypervisorPage = (d: Design, h: HostMachine, g: number): HostM
   return { ...h, memory: mem };
 };
 
-/** A word at a linear address of a machine, read through its tables without side effects (0 if unmapped). */
-const readLinearWord = (m: Machine, va: number): number => {
-  if (!(m.cpu.cr0 & CR0.PG)) return readWord(m.memory, va);
-  const r = walk(
-    X86_32,
-    (m.cpu.cr3 & PTE.FRAME) >>> 0,
-    va,
-    (pa) => readWord(m.memory, pa),
-    () => true,
-  );
-  return r.ok ? readWord(m.memory, (r.frame | (va & 0xfff)) >>> 0) : 0;
-};
+/** A word at a linear address of a machine, read without side effects (0 if unmapped). */
+const readLinearWord = (m: Machine, va: number): number => peekWord(m, va) ?? 0;
 
 // ---------------------------------------------------------------------------------------------
 // CPU virtualization: context load and save.
@@ -296,7 +298,9 @@ export const ringCompression = {
     };
   },
   save: (_h: HostMachine, _g: number, real: Cpu, v: Cpu): Cpu => {
-    const cpl: Cpl = real.cpl === 3 ? 3 : 0;
+    // Real ring 1 runs guest rings 0-2: which one is the vCPU's own (the guest never leaves ring 3 natively:
+    // every interrupt and exception reaches the hypervisor, which records the ring it delivers to).
+    const cpl: Cpl = real.cpl === 3 ? 3 : v.cpl === 3 ? 0 : v.cpl;
     return {
       ...v,
       cpl,
