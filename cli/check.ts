@@ -3,13 +3,12 @@
  * this shard, save what fails, and report. Exit 0 when everything held, 1 when a property failed
  * or a saved counterexample still fails, 2 on bad usage or bad input.
  */
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { checkScenario } from '../properties/check.ts';
 import { PROPERTY_NAMES, type PropertyName } from '../properties/property.ts';
-import { loadCounterexample, MODEL_VERSION, problemLine, scenarioOf } from './counterexample.ts';
 import { defaultDesigns, type LoadedDesign, loadDesign, sameDesign, UsageError } from './designs.ts';
 import { runInWorkers } from './pool.ts';
 import { renderReplay } from './replay-render.ts';
@@ -26,6 +25,10 @@ import {
 import { type ItemResult, inShard, parseShard, type RunOptions, runItem, workItems } from './work.ts';
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
+
+const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 export const intOption =
   (name: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -73,12 +76,14 @@ interface CheckOptions {
 }
 
 /** Replay the corpus files of this shard against the designs of this run. */
-const replayCorpus = (
+const replayCorpus = async (
   files: readonly string[],
   designs: readonly LoadedDesign[],
   properties: readonly PropertyName[],
   onDone: () => void,
-): CorpusResult[] => {
+): Promise<CorpusResult[]> => {
+  if (files.length === 0) return [];
+  const { loadCounterexample, problemLine, scenarioOf } = await import('./counterexample.ts');
   const loaded = files.map((file) => {
     const d = loadCounterexample(file);
     if (!d.ok) throw new UsageError(`bad counterexample in the corpus: ${problemLine(file, d.problem)}`);
@@ -122,7 +127,7 @@ export const registerCheck = (program: Command): void => {
     )
     .option(
       '--design <name|file>',
-      `a preset or a path to a .ts design file; repeatable (default: ${defaultDesigns().join(', ')})`,
+      'a preset or a path to a .ts design file; repeatable (default: shadow, ept, passthrough, those of them that exist)',
       collect,
     )
     .option('--property <name>', `one of ${PROPERTY_NAMES.join(', ')}; repeatable (default: all)`, collect)
@@ -184,7 +189,7 @@ export const registerCheck = (program: Command): void => {
         : undefined;
       bar?.start(corpus.length + items.length, 0, { what: 'corpus' });
       try {
-        const corpusResults = replayCorpus(corpus, designs, properties, () => bar?.increment());
+        const corpusResults = await replayCorpus(corpus, designs, properties, () => bar?.increment());
         const workers = Math.min(o.workers, Math.max(1, items.length));
         const timeLimitMs =
           o.timeLimit === undefined
@@ -208,7 +213,7 @@ export const registerCheck = (program: Command): void => {
           results = [];
           for (const item of items) {
             bar?.update({ what: `${designs[item.design]!.design.name} / ${item.property}` });
-            const r = runItem(designs[item.design]!, item, options);
+            const r = await runItem(designs[item.design]!, item, options);
             results.push(r);
             done(r);
           }
@@ -216,7 +221,7 @@ export const registerCheck = (program: Command): void => {
         bar?.stop();
         const report: CheckReport = {
           tool: 'hyperprop',
-          version: MODEL_VERSION,
+          version: VERSION,
           seed,
           runs,
           ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: o.timeLimit }),

@@ -9,7 +9,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { JSONSchema, ParseResult, Schema } from 'effect';
+import * as JSONSchema from 'effect/JSONSchema';
+import * as ParseResult from 'effect/ParseResult';
+import * as Schema from 'effect/Schema';
 import type { Scenario } from '../generators/host.ts';
 import type { GuestSpec } from '../generators/reference.ts';
 import { UNMODELED_FLAGS } from '../model/bits.ts';
@@ -137,7 +139,7 @@ export const CounterexampleSchema = Schema.Struct({
   modelVersion: Text(100),
   design: DesignRefSchema,
   property: Schema.Literal(...PROPERTY_NAMES),
-  seed: Schema.Int,
+  seed: int(-(2 ** 31), 2 ** 32 - 1),
   path: Schema.String.pipe(Schema.maxLength(100_000), Schema.pattern(/^(\d+(:\d+)*)?$/)),
   initial: Schema.Struct({
     geometry: GeometrySchema,
@@ -226,9 +228,40 @@ const semanticProblem = (c: CounterexampleFile): Problem | undefined => {
   return undefined;
 };
 
+/** The file's format nests 5 levels; anything much deeper is refused before decoding (no deep recursion). */
+export const MAX_DEPTH = 16;
+
+const tooDeep = (json: unknown): string | undefined => {
+  const stack: [unknown, number, string][] = [[json, 0, '']];
+  while (stack.length > 0) {
+    const [v, depth, where] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= MAX_DEPTH) return where;
+    if (Array.isArray(v))
+      v.forEach((x, i) => {
+        stack.push([x, depth + 1, `${where}[${i}]`]);
+      });
+    else
+      for (const key of Object.keys(v))
+        stack.push([(v as Record<string, unknown>)[key], depth + 1, `${where}${where ? '.' : ''}${key}`]);
+  }
+  return undefined;
+};
+
 /** Decode and validate a parsed JSON value. */
 export const decodeCounterexample = (json: unknown): Decoded => {
-  const r = decodeEither(json);
+  const deep = tooDeep(json);
+  if (deep !== undefined)
+    return { ok: false, problem: { where: oneLine(deep, 120), message: `nested more than ${MAX_DEPTH} levels deep` } };
+  let r: ReturnType<typeof decodeEither>;
+  try {
+    r = decodeEither(json);
+  } catch (e) {
+    return {
+      ok: false,
+      problem: { where: '', message: `cannot decode (${oneLine(e instanceof Error ? e.message : String(e), 160)})` },
+    };
+  }
   if (r._tag === 'Left') {
     const [issue] = ParseResult.ArrayFormatter.formatErrorSync(r.left);
     return {

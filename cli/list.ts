@@ -9,7 +9,6 @@ import { PROPERTIES } from '../properties/check.ts';
 import { classify, renderClassification } from '../properties/classify.ts';
 import { PROPERTY_NAMES } from '../properties/property.ts';
 import { intOption } from './check.ts';
-import { counterexampleJsonSchema } from './counterexample.ts';
 import { defaultDesigns } from './designs.ts';
 
 export const registerList = (program: Command): void => {
@@ -51,15 +50,19 @@ export const registerList = (program: Command): void => {
 };
 
 /** The counterexample file's JSON Schema, as published in counterexamples/schema.json. */
-export const schemaText = (): string => `${JSON.stringify(counterexampleJsonSchema(), null, 2)}\n`;
+export const schemaText = async (): Promise<string> => {
+  const { counterexampleJsonSchema } = await import('./counterexample.ts');
+  return `${JSON.stringify(counterexampleJsonSchema(), null, 2)}\n`;
+};
 
 export const registerSchema = (program: Command): void => {
   program
     .command('schema')
     .description('the JSON Schema of counterexample files (counterexamples/schema.json)')
     .option('--write <file>', 'write it to this file instead of standard output')
-    .action((o: { write?: string }) => {
-      if (o.write) writeFileSync(o.write, schemaText());
-      else process.stdout.write(schemaText());
+    .action(async (o: { write?: string }) => {
+      const text = await schemaText();
+      if (o.write) writeFileSync(o.write, text);
+      else process.stdout.write(text);
     });
 };

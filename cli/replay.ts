@@ -12,14 +12,7 @@ import { Option } from 'commander';
 import { checkScenario } from '../properties/check.ts';
 import type { PropertyFailure } from '../properties/property.ts';
 import { EXIT } from './check.ts';
-import {
-  type CounterexampleFile,
-  failureOf,
-  loadCounterexample,
-  MODEL_VERSION,
-  problemLine,
-  scenarioOf,
-} from './counterexample.ts';
+import type { CounterexampleFile } from './counterexample.ts';
 import { type LoadedDesign, loadDesign, UsageError } from './designs.ts';
 import { renderReplay } from './replay-render.ts';
 
@@ -83,6 +76,9 @@ export const registerReplay = (program: Command): void => {
     )
     .addOption(new Option('--reporter <r>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (files: string[], o: { design?: string[]; reporter: 'text' | 'json' }) => {
+      const { failureOf, loadCounterexample, MODEL_VERSION, problemLine, scenarioOf } = await import(
+        './counterexample.ts'
+      );
       const decoded = files.map((file) => ({ file, d: loadCounterexample(file) }));
       const bad = decoded.filter((x) => !x.d.ok);
       if (bad.length > 0) {

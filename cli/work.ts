@@ -5,7 +5,7 @@
  */
 import { check } from '../properties/check.ts';
 import type { PropertyFailure, PropertyName } from '../properties/property.ts';
-import { type DesignRef, saveCounterexample, toCounterexampleFile } from './counterexample.ts';
+import type { DesignRef } from './counterexample.ts';
 import type { LoadedDesign } from './designs.ts';
 
 export interface Shard {
@@ -73,7 +73,7 @@ export interface ItemResult {
 }
 
 /** Run one item. */
-export const runItem = (loaded: LoadedDesign, item: WorkItem, o: RunOptions): ItemResult => {
+export const runItem = async (loaded: LoadedDesign, item: WorkItem, o: RunOptions): Promise<ItemResult> => {
   const t0 = performance.now();
   const [r] = check(loaded.design, {
     properties: [item.property],
@@ -92,8 +92,12 @@ export const runItem = (loaded: LoadedDesign, item: WorkItem, o: RunOptions): It
   };
   const c = r!.counterexample;
   if (!c) return { ...base, durationMs: performance.now() - t0 };
-  const file =
-    o.out === undefined ? undefined : saveCounterexample(o.out, toCounterexampleFile(loaded.ref, item.property, c));
+  // The counterexample module (and with it effect) loads only when something is saved.
+  let file: string | undefined;
+  if (o.out !== undefined) {
+    const { saveCounterexample, toCounterexampleFile } = await import('./counterexample.ts');
+    file = saveCounterexample(o.out, toCounterexampleFile(loaded.ref, item.property, c));
+  }
   return {
     ...base,
     durationMs: performance.now() - t0,

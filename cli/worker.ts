@@ -24,7 +24,7 @@ parentPort?.on('message', async (req: WorkerRequest) => {
       d = loadDesign(req.spec);
       designs.set(req.spec, d);
     }
-    const result = runItem(await d, req.item, req.options);
+    const result = await runItem(await d, req.item, req.options);
     parentPort!.postMessage({ ok: true, result } satisfies WorkerReply);
   } catch (e) {
     parentPort!.postMessage({ ok: false, error: e instanceof Error ? e.message : String(e) } satisfies WorkerReply);

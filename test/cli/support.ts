@@ -1,0 +1,41 @@
+/** Spawning the real `hyperprop` command (bin/hyperprop.js, as `npx hyperprop` runs it). */
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const BIN = join(ROOT, 'bin/hyperprop.js');
+export const FIXTURES = join(ROOT, 'test/cli/fixtures');
+
+export interface Run {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Run `hyperprop ARGS` in `cwd` (a fresh temporary folder by default), not on a terminal. */
+export const hyperprop = (args: readonly string[], cwd = tempDir()): Promise<Run> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+
+export const tempDir = (): string => mkdtempSync(join(tmpdir(), 'hyperprop-cli-'));
+
+/** A stack trace's frames look like `    at f (file:line:col)`. */
+export const hasStackTrace = (s: string): boolean => /^\s+at .+[:(].*\d+:\d+\)?$/m.test(s) || /\n\s+at /.test(s);
