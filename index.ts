@@ -10,6 +10,7 @@ export * from './generators/host.ts';
 export * from './model/index.ts';
 export * from './properties/check.ts';
 export * from './properties/classify.ts';
+export * from './properties/devices.ts';
 export * from './properties/property.ts';
 export * from './properties/refinement.ts';
 export * from './properties/trace.ts';

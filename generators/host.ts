@@ -8,6 +8,7 @@
  */
 import fc from 'fast-check';
 import { bootFrames, DEFAULT_GEOMETRY, type Geometry, linear, OP_KINDS, type Op, type OpKind } from '../model/index.ts';
+import { arbDmaTransfer } from './io.ts';
 import { arbGuestSpec, arbOp, arbOpOfKind, type GuestSpec } from './reference.ts';
 
 /** An operation of one guest. */
@@ -97,7 +98,11 @@ export const arbMotif = (g: Geometry): fc.Arbitrary<Op[]> => {
     ],
     [{ kind: 'sti' }, { kind: 'timer' }, { kind: 'hlt' }, { kind: 'timer' }],
   );
-  return fc.oneof({ weight: 3, arbitrary: staleTranslation }, { weight: 1, arbitrary: maskedTick });
+  return fc.oneof(
+    { weight: 3, arbitrary: staleTranslation },
+    { weight: 1, arbitrary: maskedTick },
+    { weight: 2, arbitrary: arbDmaTransfer(g) },
+  );
 };
 
 /** Scenarios: guests and a sequence of runs of operations per guest. */
@@ -117,7 +122,13 @@ export const arbScenario = (o: ScenarioOptions = {}): fc.Arbitrary<Scenario> => 
   // that remain after shrinking folds back onto them).
   return fc
     .record({
-      guests: fc.array(arbGuestSpec(g, [0, 0, 3]), { minLength: minGuests, maxLength: maxGuests }),
+      // Guests have a DMA engine unless operation kinds were named (then they are plain machines).
+      guests: fc.array(
+        arbGuestSpec(g, [0, 0, 3]).map((spec) =>
+          o.kinds === undefined && o.values !== 'uniform' ? { ...spec, devices: 1 } : spec,
+        ),
+        { minLength: minGuests, maxLength: maxGuests },
+      ),
       runs: fc.array(fc.tuple(fc.nat({ max: maxGuests - 1 }), run), {
         minLength: 1,
         maxLength: Math.max(1, Math.ceil(maxOps / 2)),

@@ -269,6 +269,8 @@ export interface GuestSpec {
   readonly pteFlags: readonly number[];
   /** P/RW/US bits of each window PDE. */
   readonly pdeFlags: readonly number[];
+  /** DMA engines the guest has (0 or 1; absent: none). */
+  readonly devices?: number;
 }
 
 /** The standard boot with no variation: CPL 0, IF = 0, every window page present, writable, user. */
@@ -288,6 +290,7 @@ export const bootGuest = (spec: GuestSpec, g: Geometry = DEFAULT_GEOMETRY): Mach
   const sys = systemPageLinear(g);
   const base = bootMachine({
     geometry: g,
+    devices: spec.devices ?? 0,
     eflags: spec.eflags,
     cr0: (CR0.PE | CR0.ET | CR0.PG | (spec.wp ? CR0.WP : 0) | (spec.ts ? CR0.TS : 0)) >>> 0,
   });

@@ -3,7 +3,8 @@
  * hypervisor keeps every real resource: no guest-reachable translation (real TLB entry, shadow
  * entry, EPT entry) reaches a frame the guest does not own; a guest's own code never changes
  * hypervisor frames or another guest's; the guest never runs at real ring 0 in root mode; real
- * interrupts cannot be kept from the hypervisor, and the timer always reaches it.
+ * interrupts cannot be kept from the hypervisor, and the timer always reaches it; a device's DMA
+ * reaches only its owner's memory and its interrupt only its owner (properties/devices.ts).
  *
  * Incremental: the hypervisor's tables are scanned only when their frames changed in the step
  * (an O(1) test of shared structure), and ownership of memory is checked by region identity,
@@ -25,11 +26,13 @@ import {
   HV_FRAME,
   hex,
   nonZeroWords,
+  POOL,
   PTE,
   poolBase,
   regionFrames,
   sameRegionNode,
 } from '../model/index.ts';
+import { deviceIsolationViolation } from './devices.ts';
 import type { Property, PropertyFailure } from './property.ts';
 import type { TraceStep } from './trace.ts';
 
@@ -99,12 +102,22 @@ const checkStep = (d: Design, s: TraceStep): PropertyFailure | undefined => {
     }
   }
 
-  // A guest's own code changes only its own frames.
+  // A device's transfer reaches only its owner's memory and its interrupt only its owner.
+  if (s.op.kind === 'dmaComplete') {
+    const v = deviceIsolationViolation(d, s.before, h, g);
+    if (v) return fail(`guest ${g}'s device: ${v}`);
+  }
+
+  // A guest's own code changes only its own frames (and the ring page it shares with a paravirtual back end).
   if (s.ran.kind === 'native') {
     const c = h.config;
-    for (let base = 0; base < HV_BLOCK * (c.guests + 1); base += 32)
-      if (!sameRegionNode(s.before.memory, h.memory, base, 32))
-        return fail(`guest ${g}'s own code changed hypervisor memory (host frames ${base}..${base + 31})`);
+    const ring = poolBase(g) + POOL.VIRTIO_RING;
+    for (let base = 0; base < HV_BLOCK * (c.guests + 1); base += 32) {
+      if (sameRegionNode(s.before.memory, h.memory, base, 32)) continue;
+      for (let frame = base; frame < base + 32; frame++)
+        if (frame !== ring && !sameRegionNode(s.before.memory, h.memory, frame, 1))
+          return fail(`guest ${g}'s own code changed hypervisor memory (host frame ${frame})`);
+    }
     for (let other = 0; other < c.guests; other++) {
       if (other === g) continue;
       if (!sameRegionNode(s.before.memory, h.memory, guestBase(c, other), regionFrames(c)))

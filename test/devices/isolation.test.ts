@@ -1,15 +1,23 @@
 /**
  * Devices never write a hypervisor-owned frame or another guest's, and their MSIs reach only
- * their owner, under every preset (device-isolation.ts states the property), over generated
+ * their owner, under every preset (properties/devices.ts states the property), over generated
  * scenarios of 2 to 4 guests mixing memory, paging, device and interrupt operations. The two
  * test-only designs, passthrough without an IOMMU and without interrupt remapping, show the
  * property has teeth: it finds each flaw and shrinks it.
  */
 import fc from 'fast-check';
-import { composeDesign, createHost, type Design, type HostMachine, hostStep, hostSwitch, PRESETS } from 'hyperprop';
+import {
+  composeDesign,
+  createHost,
+  type Design,
+  deviceIsolationViolation,
+  type HostMachine,
+  hostStep,
+  hostSwitch,
+  PRESETS,
+} from 'hyperprop';
 import { describe, expect, it } from 'vitest';
 import { arbIoScenario, bootIoGuest, type IoScenario } from '../../generators/io.ts';
-import { deviceIsolationViolation } from './device-isolation.ts';
 
 const RUNS = 1000;
 

@@ -21,7 +21,7 @@ import {
   POOL,
   poolBase,
   sameMemory,
-} from 'hyperprop';
+} from '../model/index.ts';
 
 const changed = (a: HostMachine, b: HostMachine, frame: number) =>
   !sameMemory(extractRegion(a.memory, frame, 1), extractRegion(b.memory, frame, 1));
