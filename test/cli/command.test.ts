@@ -33,16 +33,13 @@ describe('hyperprop check', () => {
   const common = ['--seed', '7', '--runs', '10', '--no-corpus', '--out', out];
 
   it('text reporter: exit 0 when every property holds, a summary table, no progress bar off a terminal', async () => {
-    const r = await hyperprop([
-      'check',
-      '--design',
-      'shadow',
-      '--property',
-      'efficiency',
-      '--property',
-      'equivalence',
-      ...common,
+    const [r, fromFile] = await Promise.all([
+      hyperprop(['check', '--design', 'shadow', '--property', 'efficiency', '--property', 'equivalence', ...common]),
+      // A design file whose design is its default export.
+      hyperprop(['check', '--design', join(FIXTURES, 'no-invlpg-sync.ts'), '--property', 'efficiency', ...common]),
     ]);
+    expect(fromFile.status).toBe(0);
+    expect(fromFile.stdout).toMatch(/shadow-no-invlpg-sync\s+efficiency\s+held/);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/design\s+property\s+result\s+runs/);
     expect(r.stdout).toMatch(/shadow\s+efficiency\s+held\s+10/);
