@@ -30,7 +30,15 @@ export const equivalence: Property = {
         };
       }
       const next: Machine[] = [];
-      for (const m of matching) if (next.length < FRONTIER_LIMIT && !next.some((x) => x.tlb === m.tlb)) next.push(m);
+      // Matching states differ only in their TLBs (the architectural part matched): keep one per TLB content.
+      const seen = new Set<string>();
+      for (const m of matching) {
+        const key = JSON.stringify(m.tlb);
+        if (next.length < FRONTIER_LIMIT && !seen.has(key)) {
+          seen.add(key);
+          next.push(m);
+        }
+      }
       frontiers[s.guest] = next;
     }
     return undefined;

@@ -53,7 +53,15 @@ export const checkRefinement = (design: Design, h0: HostMachine, ops: readonly G
     if (matching.length === 0)
       return { divergence: { step: i, guest, op, hosted: view, permitted: distinct }, host: h, nondeterministicSteps };
     const next: Machine[] = [];
-    for (const s of matching) if (next.length < FRONTIER_LIMIT && !next.some((d) => d.tlb === s.tlb)) next.push(s);
+    // Matching states differ only in their TLBs (the architectural part matched): keep one per TLB content.
+    const seen = new Set<string>();
+    for (const s of matching) {
+      const key = JSON.stringify(s.tlb);
+      if (next.length < FRONTIER_LIMIT && !seen.has(key)) {
+        seen.add(key);
+        next.push(s);
+      }
+    }
     frontiers[guest] = next;
   }
   return { host: h, nondeterministicSteps };

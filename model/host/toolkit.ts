@@ -526,7 +526,16 @@ export const composeDesign = (spec: DesignSpec): Design => {
       return v.pending.length > 0 && v.eflags & EFLAGS.IF && !v.stiShadow ? injectPending(self, entered) : entered;
     },
   };
+  for (const f of Object.values(std)) if (typeof f === 'function') STANDARD_PIECES.add(f);
   const { name: _n, description: _d, axes: _a, ...overrides } = spec;
-  self = { ...std, ...overrides };
+  // A spec spread from another composed design (`{ ...ept, tag: … }`) carries that design's
+  // standard pieces, bound to it: drop them, so this design's own standard pieces serve.
+  const own = Object.fromEntries(
+    Object.entries(overrides).filter(([, f]) => !(typeof f === 'function' && STANDARD_PIECES.has(f))),
+  );
+  self = { ...std, ...own };
   return self;
 };
+
+/** The standard pieces `composeDesign` made (recognised when a spec is spread from a design). */
+const STANDARD_PIECES = new WeakSet<object>();
