@@ -56,23 +56,35 @@ export const eptLookup = (memory: PhysicalMemory, root: number, gpa: number): nu
 };
 
 /**
- * Write EPT tables at `root` (a directory frame) mapping guest frames 0..frames-1 to host frames
- * `hostBase` + f with R/W/X, using `tableFrames` for the page tables (one per 1024 guest frames).
+ * Write two-level tables at `rootFrame` mapping frames 0..frames-1 to host frames `hostBase` + f,
+ * every entry with `bits`, using `tableFrames` for the tables (one per 1024 frames): the shape of
+ * both EPT and the IOMMU's second-level tables in this model.
  */
+export const buildOffsetTables = (
+  memory: PhysicalMemory,
+  rootFrame: number,
+  tableFrames: readonly number[],
+  frames: number,
+  hostBase: number,
+  bits: number,
+): PhysicalMemory => {
+  let mem = memory;
+  for (let f = 0; f < frames; f++) {
+    const dir = f >>> 10;
+    const table = tableFrames[dir];
+    if (table === undefined) throw new RangeError('not enough table frames');
+    mem = writeWord(mem, rootFrame * PAGE_SIZE + dir * 4, (table * PAGE_SIZE) | bits);
+    mem = writeWord(mem, table * PAGE_SIZE + (f & 1023) * 4, ((hostBase + f) * PAGE_SIZE) | bits);
+  }
+  return mem;
+};
+
+/** EPT tables mapping guest frames 0..frames-1 to host frames `hostBase` + f with R/W/X. */
 export const buildEpt = (
   memory: PhysicalMemory,
   rootFrame: number,
   tableFrames: readonly number[],
   frames: number,
   hostBase: number,
-): PhysicalMemory => {
-  let mem = memory;
-  for (let f = 0; f < frames; f++) {
-    const dir = f >>> 10;
-    const table = tableFrames[dir];
-    if (table === undefined) throw new RangeError('not enough EPT table frames');
-    mem = writeWord(mem, rootFrame * PAGE_SIZE + dir * 4, (table * PAGE_SIZE) | 7);
-    mem = writeWord(mem, table * PAGE_SIZE + (f & 1023) * 4, ((hostBase + f) * PAGE_SIZE) | 7);
-  }
-  return mem;
-};
+): PhysicalMemory =>
+  buildOffsetTables(memory, rootFrame, tableFrames, frames, hostBase, EPT_BITS.R | EPT_BITS.W | EPT_BITS.X);

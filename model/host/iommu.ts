@@ -12,8 +12,9 @@
 
 import { DMA_BLOCKED, DMA_NO_MEMORY, type DmaPort } from '../devices.ts';
 import { PAGE_SIZE } from '../geometry.ts';
-import { type PhysicalMemory, readWord, writeWord } from '../memory.ts';
+import { type PhysicalMemory, readWord } from '../memory.ts';
 import { type PagingFormat, walk, X86_32 } from '../paging.ts';
+import { buildOffsetTables } from './ept.ts';
 
 export const VTD_BITS = { R: 1, W: 2, FRAME: 0xffff_f000 } as const;
 
@@ -57,17 +58,7 @@ export const buildIommuDomain = (
   tableFrames: readonly number[],
   frames: number,
   hostBase: number,
-): PhysicalMemory => {
-  let mem = memory;
-  for (let f = 0; f < frames; f++) {
-    const dir = f >>> 10;
-    const table = tableFrames[dir];
-    if (table === undefined) throw new RangeError('not enough IOMMU table frames');
-    mem = writeWord(mem, rootFrame * PAGE_SIZE + dir * 4, (table * PAGE_SIZE) | VTD_BITS.R | VTD_BITS.W);
-    mem = writeWord(mem, table * PAGE_SIZE + (f & 1023) * 4, ((hostBase + f) * PAGE_SIZE) | VTD_BITS.R | VTD_BITS.W);
-  }
-  return mem;
-};
+): PhysicalMemory => buildOffsetTables(memory, rootFrame, tableFrames, frames, hostBase, VTD_BITS.R | VTD_BITS.W);
 
 /** A DMA domain: the second-level tables of one requester id. */
 export interface IommuDomain {

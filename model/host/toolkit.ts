@@ -26,7 +26,7 @@ import {
   sameRegionNode,
   writeWord,
 } from '../memory.ts';
-import type { Op, OpKind } from '../ops.ts';
+import { INSTRUCTION_KINDS, type Op, type OpKind } from '../ops.ts';
 import { PTE, walk, X86_32 } from '../paging.ts';
 import type { Cpl, Cpu, Machine } from '../state.ts';
 import { EMPTY_TLB } from '../tlb.ts';
@@ -347,36 +347,9 @@ export const vmx = {
  * replaces with hypercalls: every kind that is privileged or sensitive (the Popek–Goldberg
  * classification, properties/classify.ts; a test checks the two agree).
  */
-export const NOT_INNOCUOUS: ReadonlySet<OpKind> = new Set<OpKind>([
-  'movToCr0',
-  'movToCr3',
-  'movFromCr',
-  'clts',
-  'invlpg',
-  'cli',
-  'sti',
-  'hlt',
-  'lgdt',
-  'lidt',
-  'lldt',
-  'ltr',
-  'in',
-  'out',
-  'sgdt',
-  'sidt',
-  'sldt',
-  'str',
-  'smsw',
-  'pushf',
-  'popf',
-  'movFromCs',
-  'lar',
-  'lsl',
-  'verr',
-  'verw',
-  'int',
-  'iret',
-]);
+export const NOT_INNOCUOUS: ReadonlySet<OpKind> = new Set<OpKind>(
+  INSTRUCTION_KINDS.filter((k) => !['movImm', 'add', 'load', 'store', 'ud2'].includes(k)),
+);
 
 // ---------------------------------------------------------------------------------------------
 // Devices: interrupts from assigned devices.

@@ -10,7 +10,7 @@
  * "#GP(0) if the current privilege level is not 0" (and, for CLI/STI/IN/OUT, "if CPL > IOPL",
  * with user mode at IOPL 0).
  */
-import { classify, renderClassification, sensitiveUnprivileged } from 'hyperprop';
+import { classify, NOT_INNOCUOUS, renderClassification, sensitiveUnprivileged } from 'hyperprop';
 import { describe, expect, it } from 'vitest';
 
 const table = classify({ samples: 200 });
@@ -77,6 +77,11 @@ describe('Popek–Goldberg classification of the ISA', () => {
     expect(sgdt.witnesses).toContain('result depends on GDTR base');
     const popf = table.find((r) => r.kind === 'popf')!;
     expect(popf.witnesses).toContain('changes EFLAGS.IF');
+  });
+
+  it('agrees with the list binary translation and paravirtual designs act on (NOT_INNOCUOUS)', () => {
+    const computed = table.filter((r) => r.class !== 'innocuous').map((r) => r.kind);
+    expect([...NOT_INNOCUOUS].sort()).toEqual(computed.sort());
   });
 
   it('is deterministic for a seed', () => {
