@@ -144,6 +144,10 @@ export const syncMmu = (
   const newSpace =
     c0.cr3 !== c1.cr3 || ((c0.cr0 ^ c1.cr0) & (CR0.PG | CR0.WP)) !== 0 || (op?.kind === 'movToCr3' && retired);
   let h = after;
+  // A #PF the guest takes invalidates the faulting page in its TLB (SDM §4.10.4.1); when the
+  // hypervisor delivers that #PF by emulation, it must make the real TLB forget the page too.
+  if (outcome.events.some((e) => e.vector === 14 && e.source === 'exception'))
+    h = { ...h, tlb: tlbFlushPage(h.tlb, tag, pageNumber(c1.cr2)) };
   if (d.axes.mmu === 'nested') {
     if (newSpace) h = { ...h, tlb: tlbFlushTag(h.tlb, tag) };
     else if (op?.kind === 'invlpg' && retired) h = { ...h, tlb: tlbFlushPage(h.tlb, tag, pageNumber(op.va)) };
@@ -407,7 +411,9 @@ export const standardHandle =
     if (entry.exit.reason === 'device-interrupt') return deviceInterrupt(d, h, entry.exit);
     let out: HostMachine;
     if (entry.phase === 'boundary') out = injectPending(d, h);
-    else out = emulate(d, entry.before, entry.op).host;
+    // Restart the operation by emulation from before it ran, but keep what the real CPU did to the
+    // real TLB on the way (a real #PF already dropped the page's entries, SDM §4.10.4.1).
+    else out = emulate(d, { ...entry.before, tlb: h.tlb }, entry.op).host;
     if (
       d.axes.mmu === 'shadow' &&
       entry.exit.reason === 'exception' &&
