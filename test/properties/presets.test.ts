@@ -3,12 +3,12 @@
  * and budget; `classic` fails equivalence at once, shrunk to the one instruction that reveals
  * the hypervisor. (The long run, 100,000 scenarios per preset and property, is bench/properties.ts.)
  */
-import { check, classic, ept, formatOp, NOT_INNOCUOUS, PROPERTY_NAMES, shadow } from 'hyperprop';
+import { check, classic, ept, formatOp, NOT_INNOCUOUS, PROPERTY_NAMES, passthrough, shadow } from 'hyperprop';
 import { describe, expect, it } from 'vitest';
 
 const BUDGET = 150;
 
-describe.each([shadow, ept])('the correct preset $name', (design) => {
+describe.each([shadow, ept, passthrough])('the correct preset $name', (design) => {
   it.each(PROPERTY_NAMES)(`passes %s over ${BUDGET} generated scenarios (seed 2026)`, (property) => {
     const [report] = check(design, { properties: [property], runs: BUDGET, seed: 2026 });
     expect(report!.counterexample?.rendering ?? '').toBe('');
