@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCheck } from './check.ts';
 import { registerConform } from './conform.ts';
 import { registerList, registerSchema } from './list.ts';
+import { registerMutants } from './mutants.ts';
 import { registerReplay } from './replay.ts';
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
@@ -20,6 +21,7 @@ registerReplay(program);
 registerList(program);
 registerSchema(program);
 registerConform(program);
+registerMutants(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,17 +1,17 @@
 /**
- * Worker threads for `hyperprop check --workers N`: each item goes to the next idle worker; results
- * come back in the items' order, so the report does not depend on which worker ran what.
+ * Worker threads for `hyperprop check --workers N` and `hyperprop mutants --workers N`: each
+ * request goes to the next idle worker; results come back in the requests' order, so the report
+ * does not depend on which worker ran what.
  */
 import { Worker } from 'node:worker_threads';
-import type { ItemResult } from './work.ts';
-import type { WorkerReply, WorkerRequest } from './worker.ts';
+import type { WorkerReply, WorkerRequest, WorkerResult } from './worker.ts';
 
-export const runInWorkers = async (
-  requests: readonly WorkerRequest[],
+export const runInWorkers = async <Req extends WorkerRequest, Res extends WorkerResult>(
+  requests: readonly Req[],
   workers: number,
-  onDone: (r: ItemResult) => void,
-): Promise<ItemResult[]> => {
-  const results: ItemResult[] = new Array(requests.length);
+  onDone: (r: Res) => void,
+): Promise<Res[]> => {
+  const results: Res[] = new Array(requests.length);
   let next = 0;
   const pool = Array.from(
     { length: Math.max(1, Math.min(workers, requests.length)) },
@@ -30,8 +30,8 @@ export const runInWorkers = async (
             };
             w.on('message', (reply: WorkerReply) => {
               if (!reply.ok) return reject(new Error(reply.error));
-              results[current] = reply.result;
-              onDone(reply.result);
+              results[current] = reply.result as Res;
+              onDone(reply.result as Res);
               feed();
             });
             w.on('error', reject);

@@ -1,24 +1,44 @@
 /**
  * The worker thread's loop: load each design once (a preset by name, a design file by absolute
- * path), run the items it is sent, and answer with plain results.
+ * path), run the items it is sent (a check item, or one seed of a mutant), and answer with plain
+ * results.
  */
 import { parentPort } from 'node:worker_threads';
+import { mutantByName } from '../mutants/catalog.ts';
+import { type MutantOutcome, runMutant } from '../mutants/run.ts';
 import { type LoadedDesign, loadDesign } from './designs.ts';
 import { type ItemResult, type RunOptions, runItem, type WorkItem } from './work.ts';
 
-export interface WorkerRequest {
+/** One (design, property) item of `hyperprop check`. */
+export interface CheckRequest {
   readonly spec: string;
   readonly item: WorkItem;
   readonly options: RunOptions;
 }
+/** One seed of one mutant, for `hyperprop mutants`. */
+export interface MutantRequest {
+  readonly kind: 'mutant';
+  readonly name: string;
+  readonly seed: number;
+  readonly runs: number;
+}
+export type WorkerRequest = CheckRequest | MutantRequest;
+export type WorkerResult = ItemResult | MutantOutcome;
 export type WorkerReply =
-  | { readonly ok: true; readonly result: ItemResult }
+  | { readonly ok: true; readonly result: WorkerResult }
   | { readonly ok: false; readonly error: string };
 
 const designs = new Map<string, Promise<LoadedDesign>>();
 
 parentPort?.on('message', async (req: WorkerRequest) => {
   try {
+    if ('kind' in req) {
+      const m = mutantByName(req.name);
+      if (!m) throw new Error(`unknown mutant '${req.name}'`);
+      const result = runMutant(m, { seed: req.seed, runs: req.runs, now: () => performance.now() });
+      parentPort!.postMessage({ ok: true, result } satisfies WorkerReply);
+      return;
+    }
     let d = designs.get(req.spec);
     if (!d) {
       d = loadDesign(req.spec);

@@ -75,8 +75,12 @@ export const arbDmaAddress = (g: Geometry): fc.Arbitrary<number> => {
   return fc.tuple(frame, word, junk).map(([fr, w, j]) => (fr * PAGE_SIZE + w * 4 + j) >>> 0);
 };
 
-/** MSI vectors: a few device vectors, the timer's, an invalid one (below 16), and none. */
-export const arbMsiVector: fc.Arbitrary<number> = fc.constantFrom(0x30, 0x31, 0x32, 0x41, TIMER_VECTOR, 0x80, 5, 0);
+/**
+ * MSI vectors: a few device vectors, the timer's, an invalid one (below 16), and none. Shrinking
+ * goes toward the first, odd, so that one register value can serve both VECTOR and COMMAND's
+ * START bit (as junk low address bits do for ADDRESS): readable, shorter counterexamples.
+ */
+export const arbMsiVector: fc.Arbitrary<number> = fc.constantFrom(0x31, 0x30, 0x32, 0x41, TIMER_VECTOR, 0x80, 5, 0);
 
 const port = (reg: number) => DMA_PORT_BASE + reg;
 

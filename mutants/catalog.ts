@@ -2,10 +2,19 @@
  * The mutant catalog: every mutant, by area. Each area's file exports its list; add a new area
  * here with one import.
  */
+import { CPU_MUTANTS } from './cpu.ts';
+import { IO_MUTANTS } from './io.ts';
+import { MMU_MUTANTS } from './mmu.ts';
 import type { Mutant } from './mutant.ts';
+import { TLB_MUTANTS } from './tlb.ts';
 
 /** Every mutant in the catalog. */
-export const MUTANTS: readonly Mutant[] = Object.freeze([]);
+export const MUTANTS: readonly Mutant[] = Object.freeze([
+  ...CPU_MUTANTS,
+  ...MMU_MUTANTS,
+  ...TLB_MUTANTS,
+  ...IO_MUTANTS,
+]);
 
 /** A mutant by name. */
 export const mutantByName = (name: string): Mutant | undefined => MUTANTS.find((m) => m.name === name);

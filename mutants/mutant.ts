@@ -33,6 +33,8 @@ export interface MutantVerdict {
   /** For a failure: the checker's one-line message and its readable trace. */
   readonly message?: string;
   readonly rendering?: string;
+  /** For a failure: the correct base passes the same shrunk counterexample (where the level can replay it). */
+  readonly distinguishing?: boolean;
 }
 
 /** How a mutant is checked: a hosted-machine design, or a level's own runner. */

@@ -32,6 +32,14 @@ export interface CheckOptions extends ScenarioOptions {
   readonly timeLimit?: number;
   /** Replay from a fast-check path. */
   readonly path?: string;
+  /** Called once, with the runs so far, when a property first fails (before shrinking): lets a caller time detection apart from shrinking. */
+  readonly onFirstFailure?: (runs: number) => void;
+  /**
+   * A failure counts only if this design passes the same scenario (and shrinking keeps it so):
+   * for a mutant, its correct base preset, so that what is found is the mutation's doing and not
+   * a failure the base already has.
+   */
+  readonly baseline?: Design;
 }
 
 /** A failing property's evidence. */
@@ -61,6 +69,17 @@ export const checkScenario = (
   scenario: Scenario,
 ): PropertyFailure | undefined => PROPERTIES[property].check(design, scenario, runScenario(design, scenario));
 
+/** The failure of `design` on `scenario`, if `baseline` (when given) passes it. */
+const distinguishingFailure = (
+  design: Design,
+  property: PropertyName,
+  scenario: Scenario,
+  baseline: Design | undefined,
+): PropertyFailure | undefined => {
+  const f = checkScenario(design, property, scenario);
+  return f && baseline && checkScenario(baseline, property, scenario) ? undefined : f;
+};
+
 /**
  * Shrink further what fast-check shrank: every property here is prefix-closed (a failure at step
  * k depends on operations 0..k only), so cut the operations after the failing step; then, until
@@ -69,8 +88,8 @@ export const checkScenario = (
  * fails; finally drop guests no operation uses. The result is 1-minimal: removing any single
  * operation makes the failure go away.
  */
-export const minimizeScenario = (design: Design, property: PropertyName, s0: Scenario): Scenario => {
-  const fails = (s: Scenario) => checkScenario(design, property, s);
+export const minimizeScenario = (design: Design, property: PropertyName, s0: Scenario, baseline?: Design): Scenario => {
+  const fails = (s: Scenario) => distinguishingFailure(design, property, s, baseline);
   const f0 = fails(s0);
   if (!f0) return s0;
   let s: Scenario = { ...s0, ops: s0.ops.slice(0, f0.step + 1) };
@@ -114,14 +133,17 @@ export const minimizeScenario = (design: Design, property: PropertyName, s0: Sce
     });
   };
   // A run of one guest's operations may do no more than one plain memory read would (cache a
-  // translation, touch a page): try that read in its place.
+  // translation, touch a page), or than a timer tick (make an interrupt pending): try each in its place.
   const plainRead: Op = { kind: 'load', dst: 0, va: linear(Math.min(1, s.geometry.dirEntries - 1), 1, 0) };
+  const tick: Op = { kind: 'timer' };
   const collapseRuns = () => {
     for (const k of [3, 2]) {
       for (let i = 0; i + k <= s.ops.length; i++) {
         const run = s.ops.slice(i, i + k);
         if (run.some((o) => o.guest !== run[0]!.guest)) continue;
-        attempt({ ...s, ops: [...s.ops.slice(0, i), { guest: run[0]!.guest, op: plainRead }, ...s.ops.slice(i + k)] });
+        for (const op of [plainRead, tick])
+          if (attempt({ ...s, ops: [...s.ops.slice(0, i), { guest: run[0]!.guest, op }, ...s.ops.slice(i + k)] }))
+            break;
       }
     }
   };
@@ -155,9 +177,18 @@ export const check = (design: Design, options: CheckOptions = {}): PropertyRepor
     const prop = PROPERTIES[name];
     const scenarios = arbScenario({ ...options, minGuests: name === 'isolation' ? Math.max(2, minGuests) : minGuests });
     let lastFailure: PropertyFailure | undefined;
+    let tried = 0;
+    let reported = false;
     const details = fc.check(
       fc.property(scenarios, (s) => {
+        tried++;
         lastFailure = prop.check(design, s, runScenario(design, s));
+        if (lastFailure && options.baseline && prop.check(options.baseline, s, runScenario(options.baseline, s)))
+          lastFailure = undefined;
+        if (lastFailure !== undefined && !reported) {
+          reported = true;
+          options.onFirstFailure?.(tried);
+        }
         return lastFailure === undefined;
       }),
       {
@@ -172,7 +203,7 @@ export const check = (design: Design, options: CheckOptions = {}): PropertyRepor
       if (error) throw error;
       return { property: name, status: 'passed', runs: details.numRuns, seed };
     }
-    const scenario = minimizeScenario(design, name, details.counterexample[0] as Scenario);
+    const scenario = minimizeScenario(design, name, details.counterexample[0] as Scenario, options.baseline);
     const failure = prop.check(design, scenario, runScenario(design, scenario)) ?? lastFailure!;
     return {
       property: name,
