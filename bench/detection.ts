@@ -6,7 +6,8 @@
  *   npm run bench:detection -- [--seeds 20] [--budget 5000]
  */
 import { check, type Design, type PropertyName } from '../index.ts';
-import { shadowNoInvlpgSync, sharedVpid } from '../test/properties/broken-designs.ts';
+import { shadowNoInvlpgSync } from '../mutants/mmu.ts';
+import { eptSharedVpid as sharedVpid } from '../mutants/tlb.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);

@@ -27,7 +27,7 @@ import {
   type Scenario,
   sameArchitecturalState,
 } from '../index.ts';
-import { shadowNoInvlpgSync } from '../test/properties/broken-designs.ts';
+import { shadowNoInvlpgSync } from '../mutants/mmu.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);

@@ -158,7 +158,7 @@ export const MMU_MUTANTS: readonly Mutant[] = [
     property: 'equivalence',
     minimalLength: 2,
     minimalWhy:
-      "(1) A write to a page P that the guest may not write, or may write but has not dirtied, takes a write fault (the hidden fault of the empty shadow, or the write protection of a clean page); the hypervisor emulates it (bare metal's outcome: a #PF for the guest, or the write with the guest's D bit set) and the mutant maps P writable; (2) a second write to P runs natively and succeeds without a #PF, or without setting the guest's D bit. The fill needs a fault first, so one operation cannot show it.",
+      "A fill needs the accessed bits set on the page's path, and a faulting walk sets none (canonical), so for most pages a successful access must come first: three operations. The system page is shorter: (1) at CPL 3, a store to it (supervisor-only) faults; delivering the guest's #PF reads the IDT and GDT on that same page, which sets the accessed bits on its path, so the fill after the write fault succeeds and the mutant maps the page writable though it is not dirty; (2) at CPL 0, where the #PF took the guest, a write to the page (a store, SGDT) runs natively without setting the guest's D bit, which bare metal sets. The fill needs a fault first, so one operation cannot show it.",
     target: { level: 'machine', design: shadowIgnoresRw },
   },
   {

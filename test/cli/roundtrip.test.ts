@@ -14,12 +14,13 @@ describe('save, replay in a new process, same divergence', () => {
     const dir = tempDir();
     const vpidFile = join(FIXTURES, 'shared-vpid.ts');
     const vpid = await loadDesign(vpidFile);
+    const timer = await loadDesign(join(FIXTURES, 'timer-not-exiting.ts'));
     // (design, its reference in the file, property, seeds, scenario options): cheap searches first.
     // (design, its reference in the file, property, how many to find, scenario options): cheap searches.
     const plan: [typeof vpid.design, DesignRef, PropertyName, number, object][] = [
       [vpid.design, vpid.ref, 'resource-control', 80, { maxOps: 4, minGuests: 2 }],
-      [PRESETS.classic!, { kind: 'preset', name: 'classic' }, 'resource-control', 80, { maxOps: 8 }],
-      [PRESETS.classic!, { kind: 'preset', name: 'classic' }, 'equivalence', 30, { maxOps: 3 }],
+      [timer.design, timer.ref, 'resource-control', 60, { maxOps: 8 }],
+      [PRESETS.classic!, { kind: 'preset', name: 'classic' }, 'equivalence', 40, { maxOps: 3 }],
       [PRESETS.bt!, { kind: 'preset', name: 'bt' }, 'equivalence', 10, { maxOps: 3 }],
       [PRESETS['xen-pv']!, { kind: 'preset', name: 'xen-pv' }, 'equivalence', 10, { maxOps: 3 }],
     ];
@@ -39,7 +40,7 @@ describe('save, replay in a new process, same divergence', () => {
     }
     expect(found).toBeGreaterThanOrEqual(200);
     const files = [...saved.keys()];
-    const r = await hyperprop(['replay', '--reporter', 'json', '--design', vpidFile, ...files]);
+    const r = await hyperprop(['replay', '--reporter', 'json', '--design', vpidFile, '--design', timer.spec, ...files]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(1);
     const results = JSON.parse(r.stdout) as {

@@ -4,7 +4,9 @@
  */
 import { check, type Design, type PropertyName } from 'hyperprop';
 import { describe, expect, it } from 'vitest';
-import { passthroughNoIommu, shadowNoInvlpgSync, sharedVpid } from './broken-designs.ts';
+import { passthroughNoIommu } from '../../mutants/io.ts';
+import { shadowNoInvlpgSync } from '../../mutants/mmu.ts';
+import { eptSharedVpid as sharedVpid } from '../../mutants/tlb.ts';
 
 const SEEDS = Array.from({ length: 20 }, (_, i) => 100 + i);
 
