@@ -91,7 +91,9 @@ export const nicRead = (n: Nic, reg: number): { readonly value: number; readonly
     case NIC_REG.TX:
       return { value: n.txCount >>> 0, nic: n };
     default:
-      return n.rx.length === 0 ? { value: NIC_RX_EMPTY, nic: n } : { value: n.rx[0]!, nic: { ...n, rx: n.rx.slice(1) } };
+      return n.rx.length === 0
+        ? { value: NIC_RX_EMPTY, nic: n }
+        : { value: n.rx[0]!, nic: { ...n, rx: n.rx.slice(1) } };
   }
 };
 

@@ -32,6 +32,8 @@ export interface CheckOptions extends ScenarioOptions {
   readonly timeLimit?: number;
   /** Replay from a fast-check path. */
   readonly path?: string;
+  /** Scenarios to draw from instead of `arbScenario`'s (network scenarios: generators/net.ts). */
+  readonly scenarios?: fc.Arbitrary<Scenario>;
 }
 
 /** A failing property's evidence. */
@@ -153,7 +155,9 @@ export const check = (design: Design, options: CheckOptions = {}): PropertyRepor
   const minGuests = options.minGuests ?? 1;
   return names.map((name) => {
     const prop = PROPERTIES[name];
-    const scenarios = arbScenario({ ...options, minGuests: name === 'isolation' ? Math.max(2, minGuests) : minGuests });
+    const scenarios =
+      options.scenarios ??
+      arbScenario({ ...options, minGuests: name === 'isolation' ? Math.max(2, minGuests) : minGuests });
     let lastFailure: PropertyFailure | undefined;
     const details = fc.check(
       fc.property(scenarios, (s) => {

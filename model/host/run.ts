@@ -68,11 +68,7 @@ export const hostStepTraced = (
   return design.network ? { ...r, host: networkStep(design, h, r.host, op) } : r;
 };
 
-const hostStepCore = (
-  design: Design,
-  h: HostMachine,
-  op: Op,
-): { readonly host: HostMachine; readonly ran: HowRan } => {
+const hostStepCore = (design: Design, h: HostMachine, op: Op): { readonly host: HostMachine; readonly ran: HowRan } => {
   const counted = (x: HostMachine, c: Partial<HostMachine['counters']>): HostMachine => ({
     ...x,
     counters: { ...x.counters, ...c, ops: h.counters.ops + 1 },

@@ -26,8 +26,8 @@ import {
   sameRegionNode,
   writeWord,
 } from '../memory.ts';
-import { INSTRUCTION_KINDS, type Op, type OpKind } from '../ops.ts';
 import { decodeNicPort } from '../nic.ts';
+import { INSTRUCTION_KINDS, type Op, type OpKind } from '../ops.ts';
 import { PTE, walk, X86_32 } from '../paging.ts';
 import type { Cpl, Cpu, Machine } from '../state.ts';
 import { EMPTY_TLB } from '../tlb.ts';

@@ -53,11 +53,13 @@ export const idealRoute = (
 };
 
 /**
- * A frame reaches a bare machine's card: its receive filter and queue decide, its MSI becomes a
- * pending interrupt, delivered at once if the machine's IF allows (it arrived between the guest's
- * instructions: the boundary is now).
+ * A frame reaches a bare machine's card: its receive filter and queue decide, and its MSI becomes
+ * a pending interrupt (one per vector, as in the local APIC's IRR: a second MSI of a vector still
+ * pending is the same interrupt). `now`: the machine is at an instruction boundary (the frame came
+ * in its own time slice), so what its IF allows is delivered at once; otherwise it is delivered at
+ * the boundary before the guest's next instruction (`atBoundary`).
  */
-export const arrive = (m: Machine, f: number): Machine => {
+export const arrive = (m: Machine, f: number, now: boolean): Machine => {
   if (!m.nic) return m;
   const r = nicArrive(m.nic, f);
   if (!r.queued) return m;
@@ -65,8 +67,12 @@ export const arrive = (m: Machine, f: number): Machine => {
     r.msi === undefined || m.cpu.pending.includes(r.msi)
       ? m.cpu.pending
       : [...m.cpu.pending, r.msi].sort((a, b) => a - b);
-  return deliverPending({ ...m, nic: r.nic, cpu: { ...m.cpu, pending } }).machine;
+  const arrived = { ...m, nic: r.nic, cpu: { ...m.cpu, pending } };
+  return now ? atBoundary(arrived) : arrived;
 };
+
+/** A machine at an instruction boundary: the pending interrupts its IF and STI shadow allow are delivered. */
+export const atBoundary = (m: Machine): Machine => deliverPending(m).machine;
 
 /** The reference network after one operation. */
 export interface IdealStep {
@@ -91,7 +97,11 @@ export const idealRun = (guests: readonly Machine[], ops: readonly ScenarioOp[])
   let world: number[] = [];
   let left: { from: number; frame: number }[] = [];
   const out: IdealStep[] = [];
+  // Guests a frame reached while they were not running: their next instruction boundary comes first.
+  const waiting = guests.map(() => false);
   for (const { guest: g, op } of ops) {
+    if (waiting[g]) ms[g] = atBoundary(ms[g]!);
+    waiting[g] = false;
     let m = step(ms[g]!, op).machine;
     const sent: number[] = [];
     if (m.nic && m.nic.txq.length > 0) {
@@ -114,8 +124,11 @@ export const idealRun = (guests: readonly Machine[], ops: readonly ScenarioOp[])
       if (r.world) world = [...world, f];
       for (const p of r.guests) {
         const before = ms[p]!;
-        ms[p] = arrive(before, f);
-        if (ms[p]!.nic !== before.nic) deliveries.push({ guest: p, frame: f });
+        ms[p] = arrive(before, f, p === g);
+        if (ms[p]!.nic !== before.nic) {
+          deliveries.push({ guest: p, frame: f });
+          if (p !== g) waiting[p] = true;
+        }
       }
     };
     for (const f of sent) carry(g, f);

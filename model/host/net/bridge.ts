@@ -52,10 +52,16 @@ export const bridgeBackEnd = (o: BridgeOptions = {}): NetworkBackEnd => {
     dataPath: 'software',
     placement: 'model',
     init: (_d, h) =>
-      withNet(withTable(h, h.net!.assigned.map((mac, port) => ({ mac, port, static: true }))), {
-        owner: o.owner ?? 'hypervisor',
-        placement: 'model',
-      }),
+      withNet(
+        withTable(
+          h,
+          h.net!.assigned.map((mac, port) => ({ mac, port, static: true })),
+        ),
+        {
+          owner: o.owner ?? 'hypervisor',
+          placement: 'model',
+        },
+      ),
     transmit: (d, h0, g, address) => {
       const f = fetch(h0, g, address);
       if (f === undefined) return h0;
@@ -80,10 +86,7 @@ export const bridgeBackEnd = (o: BridgeOptions = {}): NetworkBackEnd => {
       if (policyOf(d).macChanges !== 'accept') return h;
       // Accept: the port's static entry follows the guest's new MAC (taking it over from any other port).
       const mac = h.net!.nics[g]!.mac;
-      return withTable(h, [
-        ...tableOf(h).filter((e) => e.port !== g && e.mac !== mac),
-        { mac, port: g, static: true },
-      ]);
+      return withTable(h, [...tableOf(h).filter((e) => e.port !== g && e.mac !== mac), { mac, port: g, static: true }]);
     },
   };
 };

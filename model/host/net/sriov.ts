@@ -87,6 +87,7 @@ export const sriovBackEnd = (o: SriovOptions = {}): NetworkBackEnd => ({
     if (vf.spoofCheck && frameSrc(f) !== vf.mac) return h;
     return carry(d, h, g, f, switchFrame(vfPorts(h), g, f), { byCopy: false, rid: netVfRid });
   },
-  receive: (d, h, f) => carry(d, h, 'uplink', f, switchFrame(vfPorts(h), 'uplink', f), { byCopy: false, rid: netVfRid }),
+  receive: (d, h, f) =>
+    carry(d, h, 'uplink', f, switchFrame(vfPorts(h), 'uplink', f), { byCopy: false, rid: netVfRid }),
   configure: (_d, h) => h, // a VF's registers are the card's; the embedded switch reads them as they are
 });

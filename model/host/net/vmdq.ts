@@ -50,12 +50,11 @@ export const vmdqBackEnd = (o: VmdqOptions = {}): NetworkBackEnd => {
       const policy = policyOf(d);
       const nic = h.net!.nics[g]!;
       const old = queuesOf(h)[g]!;
-      const filter =
-        !update
-          ? { mac: old.mac, accept: old.accept }
-          : policy.macChanges === 'accept'
-            ? { mac: nic.mac, accept: true }
-            : { mac: h.net!.assigned[g]!, accept: nic.mac === h.net!.assigned[g] };
+      const filter = !update
+        ? { mac: old.mac, accept: old.accept }
+        : policy.macChanges === 'accept'
+          ? { mac: nic.mac, accept: true }
+          : { mac: h.net!.assigned[g]!, accept: nic.mac === h.net!.assigned[g] };
       const queue: VmdqQueue = { ...filter, replicate: policy.promiscuous === 'accept' && isPromiscuous(nic) };
       return withNet(h, { card: { kind: 'vmdq', queues: queuesOf(h).map((q, i) => (i === g ? queue : q)) } });
     },
