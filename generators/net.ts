@@ -137,11 +137,18 @@ const arbRole = (roles: readonly (MacRole | 'literal')[], uniform: boolean): fc.
         .chain((r) => (r === 'literal' ? fc.nat({ max: 0xff }).map((literal) => ({ literal })) : fc.constant(r)));
 
 const arbRun = (geo: Geometry, uniform: boolean): fc.Arbitrary<NetRun> => {
-  const page = fc.tuple(
-    fc.integer({ min: 1, max: Math.max(1, geo.dirEntries - 2) }),
-    fc.integer({ min: 0, max: geo.tableEntries - 1 }),
-    fc.integer({ min: 0, max: geo.wordsPerPage - 1 }),
-  );
+  // Frame buffers: a few words of two data pages, so that a transmit and another guest's store meet.
+  const page = uniform
+    ? fc.tuple(
+        fc.integer({ min: 1, max: Math.max(1, geo.dirEntries - 2) }),
+        fc.integer({ min: 0, max: geo.tableEntries - 1 }),
+        fc.integer({ min: 0, max: geo.wordsPerPage - 1 }),
+      )
+    : fc.tuple(
+        fc.constant(1),
+        fc.integer({ min: Math.min(2, geo.tableEntries - 1), max: Math.min(3, geo.tableEntries - 1) }),
+        fc.integer({ min: 0, max: Math.min(1, geo.wordsPerPage - 1) }),
+      );
   const send = fc.record({
     kind: fc.constant('send' as const),
     src: arbRole(['self', 'self', 'self', 'next', 'prev', 'literal'], uniform),
@@ -151,7 +158,7 @@ const arbRun = (geo: Geometry, uniform: boolean): fc.Arbitrary<NetRun> => {
     page,
     at: uniform
       ? fc.nat({ max: (2 * geo.frames * PAGE_SIZE) / 4 - 1 }).map((w) => ({ literal: w * 4 }))
-      : fc.constantFrom<'stored' | 'beyond'>('stored', 'stored', 'stored', 'beyond'),
+      : fc.constantFrom<'stored' | 'beyond'>('stored', 'stored', 'beyond'),
   });
   const mac = fc.record({
     kind: fc.constant('mac' as const),
@@ -166,7 +173,7 @@ const arbRun = (geo: Geometry, uniform: boolean): fc.Arbitrary<NetRun> => {
   const world = fc.record({
     kind: fc.constant('world' as const),
     src: arbRole(['world', 'next', 'literal'], uniform),
-    dst: arbRole(['self', 'next', 'broadcast', 'unknown', 'world'], uniform),
+    dst: arbRole(['broadcast', 'self', 'next', 'unknown', 'world'], uniform),
     payload: fc.nat({ max: 0xffff }),
   });
   const ops = fc
