@@ -9,7 +9,7 @@
  */
 import { arbNetScenario } from '../generators/net.ts';
 import { ept, passthrough, vmdq, xenPv } from '../model/designs/presets.ts';
-import type { Design } from '../model/host/design.ts';
+import type { Design, NetworkPolicy } from '../model/host/design.ts';
 import { bridgeBackEnd } from '../model/host/net/bridge.ts';
 import { splitBackEnd } from '../model/host/net/split.ts';
 import { sriovBackEnd } from '../model/host/net/sriov.ts';
@@ -22,7 +22,7 @@ const VSPHERE_SECURITY_POLICY =
 
 const machine = (design: Design) => ({ level: 'machine' as const, design, scenarios: () => arbNetScenario() });
 
-const withPolicy = (base: Design, name: string, policy: Design['axes']['netPolicy'], description: string): Design =>
+const withPolicy = (base: Design, name: string, policy: Partial<NetworkPolicy>, description: string): Design =>
   composeDesign({ ...base, name, description, axes: { ...base.axes, netPolicy: policy } });
 
 /** Every network mutant. */
