@@ -17,7 +17,7 @@ export const networkCopiesViolation = (design: Design, trace: Trace): PropertyFa
     if (!a || !b) return undefined;
     const copies = a.copies - b.copies;
     const hardware = design.network?.dataPath === 'hardware';
-    const transmits = a.nics[s.guest]!.txCount - b.nics[s.guest]!.txCount;
+    const transmits = (a.nics[s.guest]?.txCount ?? 0) - (b.nics[s.guest]?.txCount ?? 0);
     const allowed = hardware ? 0 : transmits + (a.delivered - b.delivered);
     if (copies > allowed)
       return {

@@ -20,7 +20,7 @@ export const networkDivergence = (trace: Trace): PropertyFailure | undefined => 
     const want = ideal[s.index]!;
     if (!net) return undefined;
     for (let p = 0; p < net.nics.length; p++) {
-      const got = net.nics[p]!.rx;
+      const got = net.nics[p]?.rx ?? [];
       const exp = want.machines[p]!.nic?.rx ?? [];
       if (got.length !== exp.length || got.some((f, i) => f !== exp[i]))
         return {

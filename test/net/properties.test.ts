@@ -26,7 +26,7 @@ describe('network checks can fail', () => {
             ? withNet(h, {
                 card: {
                   kind: 'sriov',
-                  vfs: h.net.card.vfs.map((vf, i) => (i === g ? { ...vf, mac: h.net!.nics[g]!.mac } : vf)),
+                  vfs: h.net.card.vfs.map((vf, i) => (i === g ? { ...vf, mac: h.net!.nics[g]?.mac ?? vf.mac } : vf)),
                 },
               })
             : h,

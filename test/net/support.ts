@@ -56,7 +56,7 @@ export const scenario = (ops: readonly ScenarioOp[], ifOn: readonly number[] = [
 export const outcome = (design: Design, s: Scenario) => {
   const trace: Trace = runScenario(design, s);
   const h: HostMachine = trace.steps.at(-1)!.after;
-  return { trace, host: h, rx: h.net!.nics.map((n) => n.rx), world: h.net!.world };
+  return { trace, host: h, rx: h.net!.nics.map((n) => n?.rx), world: h.net!.world };
 };
 
 /** The same, for the reference network (the ideal switch over bare machines). */

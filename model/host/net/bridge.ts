@@ -43,8 +43,8 @@ export const bridgeBackEnd = (o: BridgeOptions = {}): NetworkBackEnd => {
     return h.net!.nics.map((nic, p) => ({
       port: p,
       mac: table.find((e) => e.static && e.port === p)?.mac ?? -1,
-      open: !macChangeBlocks(policy, h, p),
-      mirror: policy.promiscuous === 'accept' && isPromiscuous(nic),
+      open: nic !== undefined && !macChangeBlocks(policy, h, p),
+      mirror: nic !== undefined && policy.promiscuous === 'accept' && isPromiscuous(nic),
     }));
   };
   return {
@@ -85,7 +85,8 @@ export const bridgeBackEnd = (o: BridgeOptions = {}): NetworkBackEnd => {
     configure: (d, h, g) => {
       if (policyOf(d).macChanges !== 'accept') return h;
       // Accept: the port's static entry follows the guest's new MAC (taking it over from any other port).
-      const mac = h.net!.nics[g]!.mac;
+      const mac = h.net!.nics[g]?.mac;
+      if (mac === undefined) return h;
       return withTable(h, [...tableOf(h).filter((e) => e.port !== g && e.mac !== mac), { mac, port: g, static: true }]);
     },
   };

@@ -32,7 +32,8 @@ const vfsOf = (h: HostMachine): readonly VfConfig[] => (h.net?.card.kind === 'sr
 /** The embedded switch's view of the virtual functions. */
 const vfPorts = (h: HostMachine): SwitchPort[] =>
   vfsOf(h).map((vf, port) => {
-    const nic = h.net!.nics[port]!;
+    const nic = h.net!.nics[port];
+    if (!nic) return { port, mac: -1, open: false, mirror: false };
     return {
       port,
       mac: vf.macLock ? vf.mac : nic.mac,

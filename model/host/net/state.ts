@@ -7,7 +7,7 @@
  */
 import { PAGE_SIZE } from '../../geometry.ts';
 import { readWord } from '../../memory.ts';
-import { idleNic, type Nic, nicArrive } from '../../nic.ts';
+import { type Nic, nicArrive } from '../../nic.ts';
 import type { Machine } from '../../state.ts';
 import type { Design, NetworkPolicy } from '../design.ts';
 import { hostIo } from '../io.ts';
@@ -56,10 +56,10 @@ export type CardState =
 export type CardOwner = 'hypervisor' | 'dom0';
 
 export interface HostNet {
-  /** Each guest port's MAC as the administrator assigned it (the card's MAC at boot). */
+  /** Each guest port's MAC as the administrator assigned it (the card's MAC at boot; -1: no card). */
   readonly assigned: readonly number[];
-  /** Each guest's card as it sees it. */
-  readonly nics: readonly Nic[];
+  /** Each guest's card as it sees it (undefined: the guest has none, and no port). */
+  readonly nics: readonly (Nic | undefined)[];
   /** Where the guests' cards are: the hypervisor's models (every access traps) or virtual functions (passed through). */
   readonly placement: 'model' | 'vf';
   readonly owner: CardOwner;
@@ -76,8 +76,8 @@ export interface HostNet {
 
 /** The network of a fresh host: each guest's card from its boot machine, nothing behind them yet. */
 export const bareNet = (guests: readonly Machine[]): HostNet => ({
-  assigned: guests.map((m) => m.nic?.mac ?? 0),
-  nics: guests.map((m) => m.nic ?? idleNic(0)),
+  assigned: guests.map((m) => m.nic?.mac ?? -1),
+  nics: guests.map((m) => m.nic),
   placement: 'model',
   owner: 'hypervisor',
   card: { kind: 'none' },
@@ -165,4 +165,4 @@ export const deliver = (
 
 /** Is port `p` blocked by the MAC-changes policy (reject: a guest whose MAC is not its assigned one receives nothing)? */
 export const macChangeBlocks = (policy: NetworkPolicy, h: HostMachine, p: number): boolean =>
-  policy.macChanges === 'reject' && h.net !== undefined && h.net.nics[p]!.mac !== h.net.assigned[p];
+  policy.macChanges === 'reject' && h.net !== undefined && h.net.nics[p]?.mac !== h.net.assigned[p];

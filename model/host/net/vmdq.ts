@@ -34,7 +34,10 @@ export const vmdqBackEnd = (o: VmdqOptions = {}): NetworkBackEnd => {
     placement: 'model',
     init: (_d, h) =>
       withNet(h, {
-        card: { kind: 'vmdq', queues: h.net!.assigned.map((mac) => ({ mac, accept: true, replicate: false })) },
+        card: {
+          kind: 'vmdq',
+          queues: h.net!.assigned.map((mac, g) => ({ mac, accept: h.net!.nics[g] !== undefined, replicate: false })),
+        },
         owner: 'hypervisor',
         placement: 'model',
       }),
@@ -48,7 +51,8 @@ export const vmdqBackEnd = (o: VmdqOptions = {}): NetworkBackEnd => {
     receive: (d, h, f) => carry(d, h, 'uplink', f, switchFrame(sorter(h), 'uplink', f), { byCopy: true }),
     configure: (d, h, g) => {
       const policy = policyOf(d);
-      const nic = h.net!.nics[g]!;
+      const nic = h.net!.nics[g];
+      if (!nic) return h;
       const old = queuesOf(h)[g]!;
       const filter = !update
         ? { mac: old.mac, accept: old.accept }
