@@ -83,3 +83,16 @@ describe('a guest without a card on a network', () => {
       for (const p of Object.values(PROPERTIES)) expect(p.check(d, s, o.trace)).toBeUndefined();
     });
 });
+
+describe("SR-IOV: a virtual function's DMA goes through its IOMMU domain", () => {
+  it('a descriptor past the guest’s memory is blocked: nothing is sent, the IOMMU logs the fault (VT-d §7.1)', () => {
+    const past = 40 * 4096; // guest-physical frame 40: beyond the 32 frames the domain maps
+    const s0 = scenario([
+      { guest: 0, op: { kind: 'movImm', dst: 0, imm: past } },
+      { guest: 0, op: { kind: 'out', port: 0x52 } },
+    ]);
+    const o = outcome(PRESETS.passthrough!, s0);
+    expect(o.world).toEqual([]);
+    expect(o.host.io!.iommu.faults).toEqual([{ kind: 'dma', rid: 0x2001, address: past, write: false }]);
+  });
+});

@@ -8,6 +8,7 @@
  * transmits), MAC lock (MAC changes: a locked VF whose register differs from its assigned MAC
  * receives nothing; an unlocked one's entry follows its register), trust (promiscuous mode).
  */
+import { DMA_BLOCKED } from '../../devices.ts';
 import { PAGE_SIZE } from '../../geometry.ts';
 import { readWord } from '../../memory.ts';
 import { frameSrc, isPromiscuous } from '../../nic.ts';
@@ -81,7 +82,13 @@ export const sriovBackEnd = (o: SriovOptions = {}): NetworkBackEnd => ({
   },
   transmit: (d, h, g, address) => {
     // The VF fetches the frame by DMA through its IOMMU domain.
-    const at = iommuPort(hostIo(h).iommu, [netVfRid(g)], hostFrames(h.config) * PAGE_SIZE)(0, address, false, h.memory);
+    const io = hostIo(h);
+    const at = iommuPort(io.iommu, [netVfRid(g)], hostFrames(h.config) * PAGE_SIZE)(0, address, false, h.memory);
+    // A fetch the IOMMU refused is logged as its DMA fault (VT-d §7.1); the frame is not sent.
+    if (at === DMA_BLOCKED) {
+      const faults = [...io.iommu.faults, { kind: 'dma' as const, rid: netVfRid(g), address, write: false }];
+      return { ...h, io: { ...io, iommu: { ...io.iommu, faults } } };
+    }
     if (at < 0) return h;
     const f = readWord(h.memory, at);
     const vf = vfsOf(h)[g]!;
