@@ -113,7 +113,10 @@ if (sequences !== undefined) {
       for (let s = seed; s < seed + seeds; s++) {
         const t0 = now();
         const r = fc.check(
-          fc.property(arbNetScenario({ values }), (sc) => prop.check(design, sc, runScenario(design, sc)) === undefined),
+          fc.property(
+            arbNetScenario({ values }),
+            (sc) => prop.check(design, sc, runScenario(design, sc)) === undefined,
+          ),
           { numRuns: budget, seed: s, endOnFailure: true },
         );
         times.push(now() - t0);
