@@ -72,7 +72,7 @@ export const NETWORK_MUTANTS: readonly Mutant[] = Object.freeze([
     property: 'resource-control',
     minimalLength: 1,
     minimalWhy:
-      "one transmit (OUT 0x52) whose descriptor points at any boot-time word of guest memory (zeros and page-table entries, bits 31:24 all 0; EAX = 0 from the start points at PDE 0): its source MAC 0x00 is not the guest's 0x10 and its destination is unknown, so the accepting bridge sends it to the world carrying a MAC not the guest's own. No frame leaves without a transmit: 1",
+      "one transmit (OUT 0x52) whose descriptor points at a boot-time word of guest memory (EAX = 0 from the start: PDE 0, 0x00001007): its source MAC 0x00 is not the guest's 0x10 and its destination is unknown, so the accepting bridge sends it to the world carrying a MAC not the guest's own. No frame leaves without a transmit: 1",
     target: machine(
       withPolicy(
         ept,
@@ -135,7 +135,7 @@ export const NETWORK_MUTANTS: readonly Mutant[] = Object.freeze([
     property: 'resource-control',
     minimalLength: 1,
     minimalWhy:
-      "one transmit (OUT 0x52) of any boot-time word of guest memory (bits 31:24 all 0, as in PDE 0 at EAX = 0): its source MAC 0x00 is not the VF's, which the spoof check would drop; the VF sends it to the world. No frame leaves without a transmit: 1",
+      "one transmit (OUT 0x52) of a boot-time word of guest memory (EAX = 0 from the start: PDE 0, 0x00001007): its source MAC 0x00 is not the VF's, which the spoof check would drop; the VF sends it to the world. No frame leaves without a transmit: 1",
     target: machine(
       composeDesign({
         ...passthrough,
