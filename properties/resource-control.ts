@@ -113,21 +113,19 @@ const checkStep = (d: Design, s: TraceStep): PropertyFailure | undefined => {
   const net = networkResourceViolation(s);
   if (net) return fail(net);
 
-  // A guest's own code changes only its own frames (and the ring page it shares with a paravirtual
-  // back end): compare what the real CPU left, not what the hypervisor's afterNative did next.
+  // A guest's own code changes only its own frames (and the ring page it shares with a paravirtual back end).
   if (s.ran.kind === 'native') {
-    const real = s.ran.real;
     const c = h.config;
     const ring = poolBase(g) + POOL.VIRTIO_RING;
     for (let base = 0; base < HV_BLOCK * (c.guests + 1); base += 32) {
-      if (sameRegionNode(s.before.memory, real.memory, base, 32)) continue;
+      if (sameRegionNode(s.before.memory, h.memory, base, 32)) continue;
       for (let frame = base; frame < base + 32; frame++)
-        if (frame !== ring && !sameRegionNode(s.before.memory, real.memory, frame, 1))
+        if (frame !== ring && !sameRegionNode(s.before.memory, h.memory, frame, 1))
           return fail(`guest ${g}'s own code changed hypervisor memory (host frame ${frame})`);
     }
     for (let other = 0; other < c.guests; other++) {
       if (other === g) continue;
-      if (!sameRegionNode(s.before.memory, real.memory, guestBase(c, other), regionFrames(c)))
+      if (!sameRegionNode(s.before.memory, h.memory, guestBase(c, other), regionFrames(c)))
         return fail(`guest ${g}'s own code changed guest ${other}'s memory`);
     }
   }

@@ -53,11 +53,7 @@ export const realMachine = (design: Design, h: HostMachine): Machine => {
 
 /** How one guest operation ran. */
 export type HowRan =
-  /**
-   * Natively; `real` is the host as the real CPU left it, before the design's `afterNative`
-   * (so that what the guest's own code did can be told from what the hypervisor did after it).
-   */
-  | { readonly kind: 'native'; readonly real: HostMachine }
+  | { readonly kind: 'native' }
   | { readonly kind: 'call' }
   | { readonly kind: 'trap'; readonly exit: ExitInfo; readonly phase: 'instruction' | 'boundary' };
 
@@ -115,10 +111,7 @@ const hostStepCore = (design: Design, h: HostMachine, op: Op): { readonly host: 
       ran: { kind: 'trap', exit, phase },
     };
   }
-  return {
-    host: counted(design.afterNative(after), { native: h.counters.native + 1 }),
-    ran: { kind: 'native', real: after },
-  };
+  return { host: counted(design.afterNative(after), { native: h.counters.native + 1 }), ran: { kind: 'native' } };
 };
 
 /** One operation of the running guest: natively on the real CPU, or through the hypervisor. */
