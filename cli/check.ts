@@ -73,6 +73,7 @@ interface CheckOptions {
   shard?: string;
   workers: number;
   progress: boolean;
+  network?: boolean;
 }
 
 /** Replay the corpus files of this shard against the designs of this run. */
@@ -155,6 +156,10 @@ export const registerCheck = (program: Command): void => {
     .option('--shard <K/N>', 'run only the K-th of N deterministic parts of the work (CI machines)')
     .option('--workers <n>', 'worker threads on this machine', intOption('--workers', 1, 64), 1)
     .option('--no-progress', 'no progress bar even on a terminal')
+    .option(
+      '--network',
+      'network scenarios: 2 to 4 guests with network cards and the outside world (generators/net.ts)',
+    )
     .action(async (o: CheckOptions) => {
       const t0 = performance.now();
       const shard = o.shard === undefined ? undefined : parseShard(o.shard);
@@ -200,6 +205,7 @@ export const registerCheck = (program: Command): void => {
           seed,
           ...(timeLimitMs === undefined ? {} : { timeLimitMs }),
           ...(o.out === false ? {} : { out: o.out }),
+          ...(o.network ? { network: true } : {}),
         };
         const done = (r: ItemResult) => bar?.increment({ what: `${r.design} / ${r.property}` });
         let results: ItemResult[];

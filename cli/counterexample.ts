@@ -85,6 +85,7 @@ export const OpSchema = Schema.Union(
   bare('ud2'),
   bare('timer'),
   Schema.Struct({ ...k('dmaComplete'), device: int(0, 255) }),
+  Schema.Struct({ ...k('frameIn'), frame: U32 }),
 ).annotations({ identifier: 'Op', description: 'a guest operation (model/ops.ts)' });
 
 /** The operation kinds the schema knows (a test checks it against the model's OP_KINDS). */
@@ -105,6 +106,7 @@ const GuestSpecSchema = Schema.Struct({
   regs: Schema.Tuple(U32, U32, U32, U32),
   pteFlags: Schema.Array(int(0, 0xfff)).pipe(Schema.maxItems(4096)),
   pdeFlags: Schema.Array(int(0, 0xfff)).pipe(Schema.maxItems(64)),
+  nic: Schema.optionalWith(int(0, 0xff), { exact: true }),
 }).annotations({ identifier: 'GuestSpec', description: 'how a guest boots (generators/reference.ts bootGuest)' });
 
 const DesignRefSchema = Schema.Union(

@@ -3,6 +3,7 @@
  * machines (`--shard K/N`), each run in this thread or in a worker thread, each giving the same
  * result wherever it runs.
  */
+import { arbNetScenario } from '../generators/net.ts';
 import { check } from '../properties/check.ts';
 import type { PropertyFailure, PropertyName } from '../properties/property.ts';
 import type { DesignRef } from './counterexample.ts';
@@ -48,6 +49,8 @@ export interface RunOptions {
   readonly timeLimitMs?: number;
   /** Where counterexamples are saved (none when absent). */
   readonly out?: string;
+  /** Network scenarios (generators/net.ts) instead of the default ones. */
+  readonly network?: boolean;
 }
 
 /** What one (design, property) item found: plain data, so it crosses a worker boundary. */
@@ -80,6 +83,7 @@ export const runItem = async (loaded: LoadedDesign, item: WorkItem, o: RunOption
     runs: o.runs,
     seed: o.seed,
     ...(o.timeLimitMs === undefined ? {} : { timeLimit: o.timeLimitMs }),
+    ...(o.network ? { scenarios: arbNetScenario() } : {}),
   });
   const base = {
     index: item.index,

@@ -15,6 +15,7 @@ import {
   EFLAGS,
   type Geometry,
   HARNESS,
+  idleNic,
   linear,
   type Machine,
   MODELED_FLAGS,
@@ -211,6 +212,8 @@ export const arbOpOfKind = (g: Geometry, kind: OpKind): fc.Arbitrary<Op> => {
     case 'dmaComplete':
       // Device 0 is the one generated machines have; others exercise an absent device.
       return fc.record({ kind: fc.constant(kind), device: fc.constantFrom(0, 0, 0, 1) });
+    case 'frameIn':
+      return fc.record({ kind: fc.constant(kind), frame: fc.nat({ max: 0xffff_ffff }) });
   }
 };
 
@@ -229,6 +232,8 @@ export const DEFAULT_KIND_WEIGHTS: Readonly<Partial<Record<OpKind, number>>> = O
   timer: 2,
   // Device completions only act on machines booted with devices (generators/io.ts mixes them in).
   dmaComplete: 0,
+  // Frames from the outside world only matter to guests with a network card (generators/net.ts).
+  frameIn: 0,
 });
 
 /** Any operation, kinds weighted by `weights` (default 1 for unlisted kinds). */
@@ -271,6 +276,8 @@ export interface GuestSpec {
   readonly pdeFlags: readonly number[];
   /** DMA engines the guest has (0 or 1; absent: none). */
   readonly devices?: number;
+  /** The MAC address of the guest's network card (model/nic.ts); absent: no card. */
+  readonly nic?: number;
 }
 
 /** The standard boot with no variation: CPL 0, IF = 0, every window page present, writable, user. */
@@ -312,7 +319,12 @@ export const bootGuest = (spec: GuestSpec, g: Geometry = DEFAULT_GEOMETRY): Mach
     }
   }
   return withCpl(
-    { ...base, memory, cpu: { ...base.cpu, regs: [...spec.regs] as [number, number, number, number] } },
+    {
+      ...base,
+      memory,
+      cpu: { ...base.cpu, regs: [...spec.regs] as [number, number, number, number] },
+      ...(spec.nic === undefined ? {} : { nic: idleNic(spec.nic) }),
+    },
     spec.cpl,
   );
 };

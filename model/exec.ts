@@ -7,6 +7,7 @@ import type { ChoicePoint, Chooser } from './choice.ts';
 import type { DmaEngine, DmaPort } from './devices.ts';
 import { PAGE_SIZE, pageNumber, pageOffset } from './geometry.ts';
 import { type PhysicalMemory, readWord, writeWord } from './memory.ts';
+import type { Nic } from './nic.ts';
 import type { Op } from './ops.ts';
 import { type Access, PTE, pfErrorCode, walk, X86_32, x86Permits } from './paging.ts';
 import type { Cpu, Machine } from './state.ts';
@@ -151,6 +152,7 @@ export interface Exec {
   memory: PhysicalMemory;
   tlb: Tlb;
   devices: readonly DmaEngine[] | undefined;
+  nic: Nic | undefined;
   readonly chooser: Chooser;
   readonly hw: Hardware;
   events: Delivered[];
@@ -162,6 +164,7 @@ export const startExec = (machine: Machine, chooser: Chooser, hw: Hardware): Exe
   memory: machine.memory,
   tlb: machine.tlb,
   devices: machine.devices,
+  nic: machine.nic,
   chooser,
   hw,
   events: [],
@@ -179,7 +182,11 @@ const hostWrite = (x: Exec, hpa: number, value: number) => {
 };
 
 export const finishExec = (x: Exec): Machine =>
-  x.cpu === x.machine.cpu && x.memory === x.machine.memory && x.tlb === x.machine.tlb && x.devices === x.machine.devices
+  x.cpu === x.machine.cpu &&
+  x.memory === x.machine.memory &&
+  x.tlb === x.machine.tlb &&
+  x.devices === x.machine.devices &&
+  x.nic === x.machine.nic
     ? x.machine
     : {
         geometry: x.machine.geometry,
@@ -187,6 +194,7 @@ export const finishExec = (x: Exec): Machine =>
         memory: x.memory,
         tlb: x.tlb,
         ...(x.devices === undefined ? {} : { devices: x.devices }),
+        ...(x.nic === undefined ? {} : { nic: x.nic }),
       };
 
 const choose = (x: Exec, n: number, point: ChoicePoint): number => (n <= 1 ? 0 : x.chooser.choose(n, point));

@@ -10,6 +10,7 @@ export * from './host/index.ts';
 export * from './inspect.ts';
 export * from './isa.ts';
 export * from './memory.ts';
+export * from './nic.ts';
 export * from './ops.ts';
 export * from './paging.ts';
 export * from './state.ts';

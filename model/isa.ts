@@ -41,6 +41,7 @@ import {
   writeU32,
 } from './exec.ts';
 import { pageNumber } from './geometry.ts';
+import { decodeNicPort, nicRead, nicWrite } from './nic.ts';
 import { type Op, opProblem } from './ops.ts';
 import type { Cpl, Cpu, Machine, Reg, Registers } from './state.ts';
 import { tlbFlush, tlbInvalidatePage } from './tlb.ts';
@@ -147,6 +148,8 @@ export const stepWith = (
     } else if (op.kind === 'dmaComplete') {
       completeDevice(x, op.device);
       status = 'event';
+    } else if (op.kind === 'frameIn') {
+      status = 'event'; // the wire's business, not this machine's (ops.ts)
     } else if (x.cpu.run === 'halted') {
       return { machine, outcome: { status: 'halted', events: [] } };
     } else {
@@ -457,6 +460,7 @@ const execute = (x: Exec, op: Op): void => {
       throw fault(VEC.UD);
     case 'timer':
     case 'dmaComplete':
+    case 'frameIn':
       return; // events: handled in stepWith
   }
 };
@@ -466,7 +470,12 @@ const portRead = (x: Exec, port: number): number => {
   const bus = x.hw.ports?.read(port, x.memory);
   if (bus !== undefined) return bus >>> 0;
   const at = decodeDmaPort(port, x.devices?.length ?? 0);
-  return at ? dmaRead(x.devices![at.device]!, at.reg) : 0xffff_ffff;
+  if (at) return dmaRead(x.devices![at.device]!, at.reg);
+  const reg = x.nic ? decodeNicPort(port) : undefined;
+  if (reg === undefined || !x.nic) return 0xffff_ffff;
+  const r = nicRead(x.nic, reg);
+  x.nic = r.nic;
+  return r.value;
 };
 
 /** OUT: to the hardware's port bus, or a DMA engine's register; a port nothing decodes drops the write. */
@@ -477,8 +486,12 @@ const portWrite = (x: Exec, port: number, value: number): void => {
     return;
   }
   const at = decodeDmaPort(port, x.devices?.length ?? 0);
-  if (!at) return;
-  x.devices = x.devices!.map((e, i) => (i === at.device ? dmaWrite(e, at.reg, value) : e));
+  if (at) {
+    x.devices = x.devices!.map((e, i) => (i === at.device ? dmaWrite(e, at.reg, value) : e));
+    return;
+  }
+  const reg = x.nic ? decodeNicPort(port) : undefined;
+  if (reg !== undefined && x.nic) x.nic = nicWrite(x.nic, reg, value);
 };
 
 /** Bus addresses without an IOMMU: memory addresses. */

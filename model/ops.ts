@@ -55,7 +55,13 @@ export type Op =
   // events that are not guest instructions
   | { readonly kind: 'timer' }
   /** Device `device`'s DMA transfer completes (devices.ts): the word moves and its MSI is sent. */
-  | { readonly kind: 'dmaComplete'; readonly device: number };
+  | { readonly kind: 'dmaComplete'; readonly device: number }
+  /**
+   * The outside world puts `frame` (nic.ts) on the host's wire. Nothing in the running guest's own
+   * machine changes: which cards receive it is the switch's decision (the ideal switch of the
+   * reference, or a design's network), and the running guest is only whose time slice it lands in.
+   */
+  | { readonly kind: 'frameIn'; readonly frame: number };
 
 export type OpKind = Op['kind'];
 
@@ -96,10 +102,11 @@ export const OP_KINDS: readonly OpKind[] = Object.freeze([
   'ud2',
   'timer',
   'dmaComplete',
+  'frameIn',
 ]);
 
 /** Operation kinds that are events rather than guest instructions. */
-export const EVENT_KINDS: readonly OpKind[] = Object.freeze(['timer', 'dmaComplete']);
+export const EVENT_KINDS: readonly OpKind[] = Object.freeze(['timer', 'dmaComplete', 'frameIn']);
 
 /** Instruction kinds (everything but events): what the classification covers. */
 export const INSTRUCTION_KINDS: readonly OpKind[] = Object.freeze(OP_KINDS.filter((k) => !EVENT_KINDS.includes(k)));
@@ -181,6 +188,8 @@ export const opProblem = (op: Op): string | undefined => {
         typeof o.device === 'number' && Number.isInteger(o.device) && o.device >= 0 && o.device < MAX_DEVICES,
         `dmaComplete needs a device 0..${MAX_DEVICES - 1}`,
       );
+    case 'frameIn':
+      return need(isU32(o.frame), 'frameIn needs a u32 frame');
     case 'clts':
     case 'cli':
     case 'sti':

@@ -4,6 +4,7 @@
 import type { DmaEngine } from './devices.ts';
 import type { Geometry } from './geometry.ts';
 import type { PhysicalMemory } from './memory.ts';
+import type { Nic } from './nic.ts';
 import type { Tlb } from './tlb.ts';
 
 /** Current privilege level (SDM Vol. 3A §5.5). */
@@ -61,4 +62,6 @@ export interface Machine {
   readonly tlb: Tlb;
   /** DMA engines at ports 0x40 + 4d (devices.ts); absent or empty: no device decodes a port. */
   readonly devices?: readonly DmaEngine[];
+  /** The network card at ports 0x50..0x53 (nic.ts); absent: none. */
+  readonly nic?: Nic;
 }

@@ -6,6 +6,7 @@ import { CPU_MUTANTS } from './cpu.ts';
 import { IO_MUTANTS } from './io.ts';
 import { MMU_MUTANTS } from './mmu.ts';
 import type { Mutant } from './mutant.ts';
+import { NETWORK_MUTANTS } from './network.ts';
 import { TLB_MUTANTS } from './tlb.ts';
 
 /** Every mutant in the catalog. */
@@ -14,6 +15,7 @@ export const MUTANTS: readonly Mutant[] = Object.freeze([
   ...MMU_MUTANTS,
   ...TLB_MUTANTS,
   ...IO_MUTANTS,
+  ...NETWORK_MUTANTS,
 ]);
 
 /** A mutant by name. */

@@ -7,6 +7,8 @@
  * and the system-call level (checked by that level's own runner). A level-specific mutant
  * supplies its `check`; the catalog's runner (`runMutant`) treats both alike.
  */
+import type fc from 'fast-check';
+import type { Scenario } from '../generators/host.ts';
 import type { Design } from '../model/host/design.ts';
 
 /** The part of the machine a mutant's flaw is in. */
@@ -39,7 +41,12 @@ export interface MutantVerdict {
 
 /** How a mutant is checked: a hosted-machine design, or a level's own runner. */
 export type MutantTarget =
-  | { readonly level: 'machine'; readonly design: Design }
+  | {
+      readonly level: 'machine';
+      readonly design: Design;
+      /** Scenarios that can show the flaw, where the default ones cannot (network cards: generators/net.ts). */
+      readonly scenarios?: () => fc.Arbitrary<Scenario>;
+    }
   | {
       readonly level: 'syscall';
       /** Check the named property with `runs` generated sequences from `seed`. */

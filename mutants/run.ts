@@ -49,6 +49,7 @@ const machineVerdict = (
     seed: o.seed,
     onFirstFailure,
     ...(base ? { baseline: base } : {}),
+    ...(m.target.scenarios ? { scenarios: m.target.scenarios() } : {}),
   });
   const c = r!.counterexample;
   if (r!.status === 'passed' || !c) return { property, status: 'passed', runs: r!.runs };

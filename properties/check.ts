@@ -40,6 +40,8 @@ export interface CheckOptions extends ScenarioOptions {
    * a failure the base already has.
    */
   readonly baseline?: Design;
+  /** Scenarios to draw from instead of `arbScenario`'s (network scenarios: generators/net.ts). */
+  readonly scenarios?: fc.Arbitrary<Scenario>;
 }
 
 /** A failing property's evidence. */
@@ -175,7 +177,9 @@ export const check = (design: Design, options: CheckOptions = {}): PropertyRepor
   const minGuests = options.minGuests ?? 1;
   return names.map((name) => {
     const prop = PROPERTIES[name];
-    const scenarios = arbScenario({ ...options, minGuests: name === 'isolation' ? Math.max(2, minGuests) : minGuests });
+    const scenarios =
+      options.scenarios ??
+      arbScenario({ ...options, minGuests: name === 'isolation' ? Math.max(2, minGuests) : minGuests });
     let lastFailure: PropertyFailure | undefined;
     let tried = 0;
     let reported = false;

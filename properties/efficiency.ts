@@ -6,6 +6,7 @@
  * fault that fills a shadow table; an EPT violation on guest-physical space with no memory).
  */
 import { formatOp, INSTRUCTION_KINDS, NOT_INNOCUOUS, type OpKind } from '../model/index.ts';
+import { networkCopiesViolation } from './network/efficiency.ts';
 import type { Property } from './property.ts';
 import type { Trace } from './trace.ts';
 
@@ -16,7 +17,9 @@ export const efficiency: Property = {
   name: 'efficiency',
   description: 'innocuous operations run without the hypervisor (bar the guest’s own faults and MMU virtualization)',
   check: (design, _scenario, trace) => {
+    const net = networkCopiesViolation(design, trace);
     for (const s of trace.steps) {
+      if (net && net.step <= s.index) return net;
       if (!INNOCUOUS_KINDS.includes(s.op.kind)) continue;
       if (s.ran.kind === 'native') continue;
       if (s.ran.kind === 'call')
@@ -30,7 +33,7 @@ export const efficiency: Property = {
         message: `innocuous ${formatOp(s.op)} trapped (${e.reason}${e.reason === 'exception' ? ` ${e.vector}` : ''}) though bare metal runs it without fault`,
       };
     }
-    return undefined;
+    return net;
   },
 };
 

@@ -5,6 +5,7 @@
  */
 import { formatOp, type Machine, permitted, sameArchitecturalState } from '../model/index.ts';
 import { diffMachines, renderDiff } from './diff.ts';
+import { atBoundary, idealDeliveries, networkDivergence, withArrivals } from './network/equivalence.ts';
 import type { Property } from './property.ts';
 import { viewAfter } from './trace.ts';
 
@@ -15,9 +16,19 @@ export const equivalence: Property = {
   description: 'a guest sees only what the bare machine could have shown it (simulation against the reference)',
   check: (_design, _scenario, trace) => {
     const frontiers: Machine[][] = trace.guests.map((m) => [m]);
+    // The network against the ideal switch (for guests with cards), reported where it first fails.
+    const net = networkDivergence(trace);
+    // Guests whose cards received frames while they were not running.
+    const waiting = trace.guests.map(() => false);
     for (const s of trace.steps) {
+      if (net && net.step <= s.index) return net;
       const view = viewAfter(trace, s);
-      const successors = frontiers[s.guest]!.flatMap((m) => permitted(m, s.op).map((x) => x.machine));
+      // Bare metal after the operation (and after the boundary before it, if frames reached the
+      // guest meanwhile), with the frames the ideal switch delivered in its own time slice.
+      const own = idealDeliveries(trace, s.index, s.guest);
+      const from = waiting[s.guest] ? frontiers[s.guest]!.map(atBoundary) : frontiers[s.guest]!;
+      waiting[s.guest] = false;
+      const successors = from.flatMap((m) => permitted(m, s.op).map((x) => withArrivals(x.machine, own, true)));
       const matching = successors.filter((m) => sameArchitecturalState(m, view));
       if (matching.length === 0) {
         const diff = diffMachines(successors[0]!, view);
@@ -40,7 +51,13 @@ export const equivalence: Property = {
         }
       }
       frontiers[s.guest] = next;
+      frontiers.forEach((f, p) => {
+        const arrived = p === s.guest ? [] : idealDeliveries(trace, s.index, p);
+        if (arrived.length === 0) return;
+        frontiers[p] = f.map((m) => withArrivals(m, arrived, false));
+        waiting[p] = true;
+      });
     }
-    return undefined;
+    return net;
   },
 };

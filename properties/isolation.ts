@@ -6,6 +6,7 @@
  */
 import { formatOp, type Op, sameArchitecturalState } from '../model/index.ts';
 import { diffMachines, renderDiff } from './diff.ts';
+import { withDeclaredChannels } from './network/isolation.ts';
 import type { Property } from './property.ts';
 import { runScenario, viewAfter } from './trace.ts';
 
@@ -22,7 +23,11 @@ export const isolation: Property = {
       const alone = runScenario(
         design,
         scenario,
-        scenario.ops.map((o) => (o.guest === g ? o : { guest: o.guest, op: NO_OP })),
+        withDeclaredChannels(
+          trace,
+          g,
+          scenario.ops.map((o) => (o.guest === g ? o : { guest: o.guest, op: NO_OP })),
+        ),
       );
       for (let i = 0; i < trace.steps.length; i++) {
         const s = trace.steps[i]!;

@@ -33,6 +33,7 @@ import {
   sameRegionNode,
 } from '../model/index.ts';
 import { deviceIsolationViolation } from './devices.ts';
+import { networkResourceViolation } from './network/resource.ts';
 import type { Property, PropertyFailure } from './property.ts';
 import type { TraceStep } from './trace.ts';
 
@@ -107,6 +108,10 @@ const checkStep = (d: Design, s: TraceStep): PropertyFailure | undefined => {
     const v = deviceIsolationViolation(d, s.before, h, g);
     if (v) return fail(`guest ${g}'s device: ${v}`);
   }
+
+  // Frames leave guests with their own MACs, and only the card's owner programs the card.
+  const net = networkResourceViolation(s);
+  if (net) return fail(net);
 
   // A guest's own code changes only its own frames (and the ring page it shares with a paravirtual
   // back end): compare what the real CPU left, not what the hypervisor's afterNative did next.

@@ -17,6 +17,7 @@ import {
   type Op,
   step,
 } from '../model/index.ts';
+import { type IdealStep, idealRun } from './network/ideal.ts';
 
 /** One guest operation of a hosted run. */
 export interface TraceStep {
@@ -36,6 +37,8 @@ export interface Trace {
   readonly initial: HostMachine;
   readonly guests: readonly Machine[];
   readonly steps: readonly TraceStep[];
+  /** The reference network step by step (properties/network/ideal.ts), when guests have network cards. */
+  readonly ideal?: readonly IdealStep[];
 }
 
 /** Real TLB entries in property runs: enough that generated workloads never evict (see README). */
@@ -67,7 +70,7 @@ export const runScenario = (design: Design, s: Scenario, ops: Scenario['ops'] = 
     });
     h = after;
   });
-  return { design, initial, guests, steps };
+  return { design, initial, guests, steps, ...(guests.some((m) => m.nic) ? { ideal: idealRun(guests, ops) } : {}) };
 };
 
 /** A guest's view after a step (the abstraction function). */

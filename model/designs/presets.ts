@@ -17,15 +17,15 @@ export const shadow: Design = composeDesign({
 export const ept: Design = composeDesign({
   name: 'ept',
   description:
-    'VT-x guest in non-root mode; EPT two-dimensional walks; VPID; paravirtual device (shared ring, notify exits to the back end)',
-  axes: { cpu: 'hardware-assisted', mmu: 'nested', tlb: 'vpid', io: 'paravirtual' },
+    'VT-x guest in non-root mode; EPT two-dimensional walks; VPID; paravirtual device (shared ring, notify exits to the back end); network: a learning bridge in the hypervisor over the card in promiscuous mode',
+  axes: { cpu: 'hardware-assisted', mmu: 'nested', tlb: 'vpid', io: 'paravirtual', net: 'bridge' },
 });
 
 /** Hardware-assisted CPU, EPT, VPID, and a real device per guest behind the IOMMU. */
 export const passthrough: Design = composeDesign({
   name: 'passthrough',
   description:
-    'VT-x guest in non-root mode; EPT; VPID; an assigned device per guest: DMA through its IOMMU domain (VT-d second-level tables), MSIs through interrupt remapping',
+    'VT-x guest in non-root mode; EPT; VPID; an assigned device per guest: DMA through its IOMMU domain (VT-d second-level tables), MSIs through interrupt remapping; network: an SR-IOV virtual function per guest (MAC filter, spoof check, switched by the card)',
   axes: {
     cpu: 'hardware-assisted',
     mmu: 'nested',
@@ -33,6 +33,7 @@ export const passthrough: Design = composeDesign({
     io: 'passthrough',
     iommu: true,
     interruptRemapping: true,
+    net: 'sriov',
   },
 });
 
@@ -64,8 +65,16 @@ export const bt: Design = composeDesign({
 export const xenPv: Design = composeDesign({
   name: 'xen-pv',
   description:
-    'paravirtual (Xen PV style): the guest kernel issues hypercalls for every privileged or sensitive operation; ring 1; shadow-style paging; flush on switch',
-  axes: { cpu: 'paravirtual', mmu: 'shadow', tlb: 'flush' },
+    'paravirtual (Xen PV style): the guest kernel issues hypercalls for every privileged or sensitive operation; ring 1; shadow-style paging; flush on switch; network: the split driver (front ends hand frames to the back end in Dom0, which alone drives the card)',
+  axes: { cpu: 'paravirtual', mmu: 'shadow', tlb: 'flush', net: 'xen-split' },
+});
+
+/** Hardware-assisted CPU, EPT, VPID, and a VMDq card: the card sorts frames into per-guest queues by MAC. */
+export const vmdq: Design = composeDesign({
+  name: 'vmdq',
+  description:
+    'VT-x guest in non-root mode; EPT; VPID; emulated device; network: VMDq (the card sorts frames by MAC into a queue per guest, the hypervisor copies from the queue)',
+  axes: { cpu: 'hardware-assisted', mmu: 'nested', tlb: 'vpid', io: 'emulated', net: 'vmdq' },
 });
 
 /** The presets by name. */
@@ -77,4 +86,5 @@ export const PRESETS: Readonly<Record<string, Design>> = Object.freeze({
   classic,
   bt,
   'xen-pv': xenPv,
+  vmdq,
 });

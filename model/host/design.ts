@@ -8,6 +8,7 @@ import type { ExitInfo, Hardware } from '../isa.ts';
 import type { Op } from '../ops.ts';
 import type { Cpu } from '../state.ts';
 import type { HostMachine } from './machine.ts';
+import type { NetworkBackEnd } from './net/backend.ts';
 
 /** How the CPU is virtualized. */
 export type CpuVirtualization = 'trap-and-emulate' | 'binary-translation' | 'hardware-assisted' | 'paravirtual';
@@ -25,6 +26,27 @@ export type TlbPolicy = 'flush' | 'vpid';
  */
 export type IoVirtualization = 'emulated' | 'paravirtual' | 'passthrough' | 'sriov';
 
+/**
+ * How guests share the physical network card (model/host/net/): a bridge in the hypervisor over
+ * the card in promiscuous mode; VMDq (the card sorts frames by MAC into per-guest queues); SR-IOV
+ * (a virtual function per guest, switched by the card); Xen's split driver (front ends talk to
+ * Dom0's back end, and Dom0 alone drives the card).
+ */
+export type NetworkVirtualization = 'bridge' | 'vmdq' | 'sriov' | 'xen-split';
+
+/** A virtual switch's security policy setting (VMware vSwitch terms). */
+export type PolicySetting = 'reject' | 'accept';
+
+/** The three security policies of a virtual switch; every one is `reject` unless set. */
+export interface NetworkPolicy {
+  /** May a guest in promiscuous mode see frames addressed to others? */
+  readonly promiscuous: PolicySetting;
+  /** May a guest that changed its MAC receive frames for its new address? (reject: it receives nothing) */
+  readonly macChanges: PolicySetting;
+  /** May a guest send frames whose source MAC is not its own? */
+  readonly forgedTransmits: PolicySetting;
+}
+
 export interface DesignAxes {
   readonly cpu: CpuVirtualization;
   readonly mmu: MmuVirtualization;
@@ -35,6 +57,10 @@ export interface DesignAxes {
   readonly iommu?: boolean;
   /** For passthrough and SR-IOV: MSIs through the interrupt-remapping table (default true). */
   readonly interruptRemapping?: boolean;
+  /** The network (model/host/net/); absent: guests' cards are the hypervisor's models with nothing behind them. */
+  readonly net?: NetworkVirtualization;
+  /** The network's security policy; any setting left out is `reject`. */
+  readonly netPolicy?: Partial<NetworkPolicy>;
 }
 
 /** What reaches the hypervisor. */
@@ -79,6 +105,8 @@ export interface Design {
   readonly tag: (h: HostMachine, g: number) => number;
   /** Switch the real CPU to guest `to` (the scheduler's operation). */
   readonly switchTo: (h: HostMachine, to: number) => HostMachine;
+  /** The network behind the guests' cards (model/host/net/), for a design with a `net` axis. */
+  readonly network?: NetworkBackEnd;
 }
 
 /** True when a value has the shape of a design (for loading a user's file). */

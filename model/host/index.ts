@@ -4,6 +4,7 @@ export * from './io.ts';
 export * from './iommu.ts';
 export * from './layout.ts';
 export * from './machine.ts';
+export * from './net/index.ts';
 export * from './run.ts';
 export * from './tlb.ts';
 export * from './toolkit.ts';

@@ -9,6 +9,7 @@ import type { OpKind } from '../ops.ts';
 import type { Cpu, Machine } from '../state.ts';
 import type { GuestDevices, HostIo } from './io.ts';
 import { type HostConfig, HV_BLOCK, poolBase } from './layout.ts';
+import { bareNet, type HostNet } from './net/state.ts';
 import { emptyRealTlb, type RealTlb } from './tlb.ts';
 
 /** The hypervisor's shadow page tables of one guest: a directory and the tables it uses, by slot. */
@@ -68,6 +69,8 @@ export interface HostMachine {
   readonly counters: Counters;
   /** The host's devices and IOMMU (model/host/io.ts); absent: no physical device is assigned. */
   readonly io?: HostIo;
+  /** The guests' network cards and the network behind them (model/host/net/); absent: no guest has a card. */
+  readonly net?: HostNet;
 }
 
 /** Frames of guest g's pool: shadow directory, EPT directory, EPT tables, then shadow tables. */
@@ -99,6 +102,7 @@ export const bareHost = (config: HostConfig, guests: readonly Machine[], memory:
     ...(m.devices && m.devices.length > 0 ? { devices: { kind: 'model' as const, engines: m.devices } } : {}),
   })),
   counters: ZERO_COUNTERS,
+  ...(guests.some((m) => m.nic) ? { net: bareNet(guests) } : {}),
 });
 
 /** Replace one guest's record. */

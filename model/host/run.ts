@@ -12,6 +12,8 @@ import type { Design } from './design.ts';
 import { assignedEngines, withAssignedEngines } from './io.ts';
 import { guestBase, type HostConfig, hostConfigProblem, hostFrames, regionFrames } from './layout.ts';
 import { bareHost, bump, type HostMachine } from './machine.ts';
+import { networkStep } from './net/index.ts';
+import { passedThroughNic, withGuestNic } from './net/state.ts';
 import { tlbStoreView, tlbView } from './tlb.ts';
 
 /**
@@ -37,12 +39,15 @@ export const createHost = (design: Design, guests: readonly Machine[], config?: 
 export const realMachine = (design: Design, h: HostMachine): Machine => {
   // The real devices assigned to the running guest are the ones its I/O instructions can reach.
   const devices = assignedEngines(h, h.current);
+  // So is its network virtual function, if its card is one.
+  const nic = passedThroughNic(h, h.current);
   return {
     geometry: { ...h.config.guestGeometry, frames: hostFrames(h.config) },
     cpu: h.cpu,
     memory: h.memory,
     tlb: tlbView(h.tlb, design.tag(h, h.current)),
     ...(devices === undefined ? {} : { devices }),
+    ...(nic === undefined ? {} : { nic }),
   };
 };
 
@@ -62,6 +67,12 @@ export const hostStepTraced = (
   h: HostMachine,
   op: Op,
 ): { readonly host: HostMachine; readonly ran: HowRan } => {
+  const r = hostStepCore(design, h, op);
+  // The network acts on what the step did (model/host/net/): nothing for a design without one.
+  return design.network ? { ...r, host: networkStep(design, h, r.host, op) } : r;
+};
+
+const hostStepCore = (design: Design, h: HostMachine, op: Op): { readonly host: HostMachine; readonly ran: HowRan } => {
   const counted = (x: HostMachine, c: Partial<HostMachine['counters']>): HostMachine => ({
     ...x,
     counters: { ...x.counters, ...c, ops: h.counters.ops + 1 },
@@ -72,15 +83,19 @@ export const hostStepTraced = (
   }
   const tag = design.tag(h, h.current);
   const r = stepWith(realMachine(design, h), op, REAL_CPU, design.hardware(h));
-  const after: HostMachine = withAssignedEngines(
-    {
-      ...h,
-      cpu: r.machine.cpu,
-      memory: r.machine.memory,
-      tlb: tlbStoreView(h.tlb, tag, r.machine.tlb),
-    },
+  const after: HostMachine = withGuestNic(
+    withAssignedEngines(
+      {
+        ...h,
+        cpu: r.machine.cpu,
+        memory: r.machine.memory,
+        tlb: tlbStoreView(h.tlb, tag, r.machine.tlb),
+      },
+      h.current,
+      r.machine.devices,
+    ),
     h.current,
-    r.machine.devices,
+    passedThroughNic(h, h.current) ? r.machine.nic : undefined,
   );
   if (r.outcome.status === 'exit' && r.outcome.exit) {
     const exit = r.outcome.exit;

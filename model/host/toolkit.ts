@@ -26,6 +26,7 @@ import {
   sameRegionNode,
   writeWord,
 } from '../memory.ts';
+import { decodeNicPort } from '../nic.ts';
 import { INSTRUCTION_KINDS, type Op, type OpKind } from '../ops.ts';
 import { PTE, walk, X86_32 } from '../paging.ts';
 import type { Cpl, Cpu, Machine } from '../state.ts';
@@ -44,6 +45,8 @@ import {
 import { iommuPort, routeMsi } from './iommu.ts';
 import { guestBase, HV_FRAME, HV_LINEAR, hostFrames, poolBase, regionFrames } from './layout.ts';
 import { type HostMachine, POOL, withGuest } from './machine.ts';
+import { networkBackEnd } from './net/index.ts';
+import { guestNic, passedThroughNic, withGuestNic } from './net/state.ts';
 import { tlbFlushAll, tlbFlushPage, tlbFlushTag } from './tlb.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -57,19 +60,25 @@ export const guestView = (d: Design, h: HostMachine, g: number): Machine => {
   const ctx = h.guests[g]!;
   const cpu = g === h.current ? d.save(h, g, h.cpu, ctx.vcpu) : ctx.vcpu;
   const devices = guestDeviceEngines(h, g);
+  const nic = guestNic(h, g);
   return {
     geometry: h.config.guestGeometry,
     cpu,
     memory: extractRegion(h.memory, guestBase(h.config, g), regionFrames(h.config)),
     tlb: EMPTY_TLB,
     ...(devices === undefined ? {} : { devices }),
+    ...(nic === undefined ? {} : { nic }),
   };
 };
 
 /** Write a guest's view back: its memory region and virtual CPU (and the real CPU if it is running). */
 export const commitGuest = (d: Design, h: HostMachine, g: number, view: Machine): HostMachine => {
   const memory = replaceRegion(h.memory, guestBase(h.config, g), regionFrames(h.config), view.memory);
-  const h1 = withGuestDeviceEngines(withGuest({ ...h, memory }, g, { vcpu: view.cpu }), g, view.devices);
+  const h1 = withGuestNic(
+    withGuestDeviceEngines(withGuest({ ...h, memory }, g, { vcpu: view.cpu }), g, view.devices),
+    g,
+    view.nic,
+  );
   return g === h1.current ? { ...h1, cpu: d.load(h1, g, view.cpu) } : h1;
 };
 
@@ -457,6 +466,7 @@ export const composeDesign = (spec: DesignSpec): Design => {
         } else h = shadowZap(self, h, ctx.id);
       }
       h = initIo(axes, h);
+      if (self.network && h.net) h = self.network.init(self, h);
       return { ...h, cpu: self.load(h, h.current, h.guests[h.current]!.vcpu) };
     },
     hardware: (h) => {
@@ -468,7 +478,11 @@ export const composeDesign = (spec: DesignSpec): Design => {
       // The I/O bitmap leaves the ports of an assigned device, and a paravirtual slot's, open.
       const exits: ExitControls = rc
         ? ringCompression.exits
-        : { ...base, instruction: (op, cpu) => !ioPortPassesThrough(h, op) && (base.instruction?.(op, cpu) ?? false) };
+        : {
+            ...base,
+            instruction: (op, cpu) =>
+              !ioPortPassesThrough(h, op) && !nicPortPassesThrough(h, op) && (base.instruction?.(op, cpu) ?? false),
+          };
       const devices = h.guests[h.current]!.devices;
       return {
         physical,
@@ -483,6 +497,8 @@ export const composeDesign = (spec: DesignSpec): Design => {
     dispatch: (h, op) => {
       // An emulated or paravirtual device's completion is the hypervisor's device model or back end at work.
       if (op.kind === 'dmaComplete') return h.guests[h.current]!.devices?.kind === 'assigned' ? 'native' : 'hypervisor';
+      // A frame from the wire interrupts the card's owner, unless the card's hardware switches it alone.
+      if (op.kind === 'frameIn') return self.network?.dataPath === 'software' ? 'hypervisor' : 'native';
       if (axes.cpu !== 'binary-translation' && axes.cpu !== 'paravirtual') return 'native';
       const v = self.save(h, h.current, h.cpu, h.guests[h.current]!.vcpu);
       return v.cpl !== 3 && NOT_INNOCUOUS.has(op.kind) ? 'hypervisor' : 'native';
@@ -506,15 +522,29 @@ export const composeDesign = (spec: DesignSpec): Design => {
     },
   };
   for (const f of Object.values(std)) if (typeof f === 'function') STANDARD_PIECES.add(f);
+  // The network piece: the spec's own, or the built-in back end of the axis (a built-in one spread
+  // from another design's spec is that design's axis choice, not this one's).
+  const given = spec.network && !STANDARD_PIECES.has(spec.network) ? spec.network : undefined;
+  const network = given ?? (axes.net ? networkBackEnd(axes.net) : undefined);
+  if (network && !given) STANDARD_PIECES.add(network);
+  if (network) (std as { network?: typeof network }).network = network;
   const { name: _n, description: _d, axes: _a, ...overrides } = spec;
   // A spec spread from another composed design (`{ ...ept, tag: … }`) carries that design's
   // standard pieces, bound to it: drop them, so this design's own standard pieces serve.
   const own = Object.fromEntries(
-    Object.entries(overrides).filter(([, f]) => !(typeof f === 'function' && STANDARD_PIECES.has(f))),
+    Object.entries(overrides).filter(
+      ([, f]) => !((typeof f === 'function' || typeof f === 'object') && f !== null && STANDARD_PIECES.has(f)),
+    ),
   );
   self = { ...std, ...own };
   return self;
 };
+
+/** Whether IN/OUT `op` of the running guest reaches its network virtual function without the hypervisor. */
+const nicPortPassesThrough = (h: HostMachine, op: Op): boolean =>
+  (op.kind === 'in' || op.kind === 'out') &&
+  passedThroughNic(h, h.current) !== undefined &&
+  decodeNicPort(op.port) !== undefined;
 
 /** The standard pieces `composeDesign` made (recognised when a spec is spread from a design). */
 const STANDARD_PIECES = new WeakSet<object>();

@@ -931,6 +931,20 @@ describeOp('dmaComplete', 'a device event: its MSI is a maskable external interr
   });
 });
 
+// A frame from the outside world is an event on the wire (model/ops.ts): the switch decides which
+// cards it reaches (properties/network/ideal.ts), so the running machine itself is unchanged at
+// any CPL, with or without a network card, and nothing is delivered.
+describeOp('frameIn', 'an event on the wire: the running machine is unchanged whatever the CPL', () => {
+  for (const cpl of [0, 3] as const) {
+    it(`CPL ${cpl}: status event, no delivery, the same machine`, () => {
+      const m = at(cpl, F.IF);
+      const r = step(m, { kind: 'frameIn', frame: 0x11ff_0001 });
+      expect(r.outcome).toEqual({ status: 'event', events: [] });
+      expect(r.machine).toBe(m);
+    });
+  }
+});
+
 describe('coverage', () => {
   it('every operation kind in OP_KINDS has a privilege describe block', () => {
     expect([...covered].sort()).toEqual([...OP_KINDS].sort());

@@ -1,0 +1,227 @@
+/**
+ * Network scenarios: 2 to 4 guests, each with a network card on its own MAC (0x10 + its index),
+ * and the outside world, with interleaved runs mixing the network (MAC and control writes,
+ * transmits, receives, frames from the world) with memory, paging and interrupt operations.
+ *
+ * Biased toward collisions (DESIGN.md §5): frames are written to memory and transmitted as a
+ * driver does; source MACs are mostly the sender's own, sometimes a neighbour's (forged);
+ * destinations are neighbours, broadcast, the sender itself, an outside host or unknown; MAC
+ * changes go to a neighbour's address, an unknown one or back to the guest's own; receive
+ * interrupts use vectors that collide; transmit descriptors sometimes point just past the
+ * guest's memory, where a neighbour's memory lies in the host. `values: 'uniform'` draws the same
+ * operations with uniform MACs, frames and addresses, to measure what the bias buys.
+ */
+import fc from 'fast-check';
+import {
+  BROADCAST_MAC,
+  bootFrames,
+  DEFAULT_GEOMETRY,
+  frame,
+  type Geometry,
+  linear,
+  NIC_CONTROL,
+  NIC_PORT_BASE,
+  NIC_REG,
+  type Op,
+  type OpKind,
+  PAGE_SIZE,
+  type Reg,
+  TIMER_VECTOR,
+} from '../model/index.ts';
+import type { Scenario } from './host.ts';
+import { arbGuestSpec, arbOpOfKind } from './reference.ts';
+
+/** Guest g's card's MAC in generated scenarios. */
+export const guestMac = (g: number): number => 0x10 + g;
+/** MACs of hosts in the outside world. */
+export const WORLD_MACS: readonly number[] = [0xe0, 0xe1];
+
+/** Who a MAC in a generated frame stands for, resolved once the guest and the guest count are known. */
+type MacRole = 'self' | 'next' | 'prev' | 'broadcast' | 'world' | 'unknown' | { readonly literal: number };
+
+const resolveMac = (role: MacRole, g: number, n: number): number => {
+  if (typeof role === 'object') return role.literal & 0xff;
+  switch (role) {
+    case 'self':
+      return guestMac(g);
+    case 'next':
+      return guestMac((g + 1) % n);
+    case 'prev':
+      return guestMac((g + n - 1) % n);
+    case 'broadcast':
+      return BROADCAST_MAC;
+    case 'world':
+      return WORLD_MACS[0]!;
+    case 'unknown':
+      return 0x77;
+  }
+};
+
+/** A run of one guest, with MACs by role: resolved by `resolveRun`. */
+type NetRun =
+  | {
+      readonly kind: 'send';
+      readonly src: MacRole;
+      readonly dst: MacRole;
+      readonly payload: number;
+      readonly reg: Reg;
+      readonly page: readonly [number, number, number];
+      /** Where the descriptor points: the stored frame, or the same offset of the frame just past the guest's memory. */
+      readonly at: 'stored' | 'beyond' | { readonly literal: number };
+    }
+  | { readonly kind: 'mac'; readonly mac: MacRole }
+  | { readonly kind: 'control'; readonly promiscuous: boolean; readonly vector: number }
+  | { readonly kind: 'receive'; readonly status: boolean }
+  | { readonly kind: 'world'; readonly src: MacRole; readonly dst: MacRole; readonly payload: number }
+  | { readonly kind: 'ops'; readonly ops: readonly Op[] };
+
+const port = (r: number) => NIC_PORT_BASE + r;
+
+const resolveRun = (run: NetRun, g: number, n: number, geo: Geometry): Op[] => {
+  const mac = (r: MacRole) => resolveMac(r, g, n);
+  switch (run.kind) {
+    case 'send': {
+      const [d, t, w] = run.page;
+      const gpa = bootFrames(geo).data(d, t) * PAGE_SIZE + w * 4;
+      const at = run.at === 'stored' ? gpa : run.at === 'beyond' ? geo.frames * PAGE_SIZE + gpa : run.at.literal & ~3;
+      return [
+        { kind: 'movImm', dst: run.reg, imm: frame(mac(run.src), mac(run.dst), run.payload) },
+        { kind: 'store', va: linear(d, t, w), src: run.reg },
+        { kind: 'movImm', dst: 0, imm: at >>> 0 },
+        { kind: 'out', port: port(NIC_REG.TX) },
+      ];
+    }
+    case 'mac':
+      return [
+        { kind: 'movImm', dst: 0, imm: mac(run.mac) },
+        { kind: 'out', port: port(NIC_REG.MAC) },
+      ];
+    case 'control':
+      return [
+        { kind: 'movImm', dst: 0, imm: (run.promiscuous ? NIC_CONTROL.PROMISCUOUS : 0) | (run.vector << 8) },
+        { kind: 'out', port: port(NIC_REG.CONTROL) },
+      ];
+    case 'receive':
+      return [{ kind: 'in', port: port(run.status ? NIC_REG.CONTROL : NIC_REG.RX) }];
+    case 'world':
+      return [{ kind: 'frameIn', frame: frame(mac(run.src), mac(run.dst), run.payload) }];
+    case 'ops':
+      return [...run.ops];
+  }
+};
+
+/**
+ * Memory, paging and interrupt kinds mixed in with the network. Guests run their drivers in the
+ * kernel (CPL 0) and never IRET to user mode: user mode is where the CPU axis of `bt` and `xen-pv`
+ * is known not to be equivalent (README, the "Red Pill"), which is not what these scenarios test.
+ */
+export const NET_MIX_KINDS: readonly OpKind[] = Object.freeze([
+  'load',
+  'store',
+  'movImm',
+  'invlpg',
+  'cli',
+  'sti',
+  'pushf',
+  'popf',
+  'int',
+  'hlt',
+  'timer',
+]);
+
+const arbRole = (roles: readonly (MacRole | 'literal')[], uniform: boolean): fc.Arbitrary<MacRole> =>
+  uniform
+    ? fc.nat({ max: 0xff }).map((literal) => ({ literal }))
+    : fc
+        .constantFrom(...roles)
+        .chain((r) => (r === 'literal' ? fc.nat({ max: 0xff }).map((literal) => ({ literal })) : fc.constant(r)));
+
+const arbRun = (geo: Geometry, uniform: boolean): fc.Arbitrary<NetRun> => {
+  // Frame buffers: a few words of two data pages, so that a transmit and another guest's store meet.
+  const page = uniform
+    ? fc.tuple(
+        fc.integer({ min: 1, max: Math.max(1, geo.dirEntries - 2) }),
+        fc.integer({ min: 0, max: geo.tableEntries - 1 }),
+        fc.integer({ min: 0, max: geo.wordsPerPage - 1 }),
+      )
+    : fc.tuple(
+        fc.constant(1),
+        fc.integer({ min: Math.min(2, geo.tableEntries - 1), max: Math.min(3, geo.tableEntries - 1) }),
+        fc.integer({ min: 0, max: Math.min(1, geo.wordsPerPage - 1) }),
+      );
+  const send = fc.record({
+    kind: fc.constant('send' as const),
+    src: arbRole(['self', 'self', 'self', 'next', 'prev', 'literal'], uniform),
+    dst: arbRole(['next', 'broadcast', 'prev', 'world', 'unknown', 'self'], uniform),
+    payload: fc.nat({ max: 0xffff }),
+    reg: fc.constantFrom<Reg>(1, 2, 3),
+    page,
+    at: uniform
+      ? fc.nat({ max: (2 * geo.frames * PAGE_SIZE) / 4 - 1 }).map((w) => ({ literal: w * 4 }))
+      : fc.constantFrom<'stored' | 'beyond'>('stored', 'stored', 'beyond'),
+  });
+  const mac = fc.record({
+    kind: fc.constant('mac' as const),
+    mac: arbRole(['next', 'prev', 'unknown', 'self'], uniform),
+  });
+  const control = fc.record({
+    kind: fc.constant('control' as const),
+    promiscuous: fc.boolean().map((b) => !b),
+    vector: uniform ? fc.nat({ max: 0xff }) : fc.constantFrom(0x30, 0x31, TIMER_VECTOR, 0),
+  });
+  const receive = fc.record({ kind: fc.constant('receive' as const), status: fc.boolean() });
+  const world = fc.record({
+    kind: fc.constant('world' as const),
+    src: arbRole(['world', 'next', 'literal'], uniform),
+    dst: arbRole(['broadcast', 'self', 'next', 'unknown', 'world'], uniform),
+    payload: fc.nat({ max: 0xffff }),
+  });
+  const ops = fc
+    .array(fc.oneof(...NET_MIX_KINDS.map((k) => arbOpOfKind(geo, k))), { minLength: 1, maxLength: 3 })
+    .map((o) => ({ kind: 'ops' as const, ops: o }));
+  return fc.oneof(
+    { weight: 4, arbitrary: send },
+    { weight: 2, arbitrary: mac },
+    { weight: 2, arbitrary: control },
+    { weight: 2, arbitrary: receive },
+    { weight: 3, arbitrary: world },
+    { weight: 3, arbitrary: ops },
+  );
+};
+
+export interface NetScenarioOptions {
+  readonly geometry?: Geometry;
+  readonly minGuests?: number;
+  readonly maxGuests?: number;
+  /** Operations at most. */
+  readonly maxOps?: number;
+  /** Collisions by design (default) or uniform MACs, frames and addresses. */
+  readonly values?: 'biased' | 'uniform';
+}
+
+/** Network scenarios (see the module comment). */
+export const arbNetScenario = (o: NetScenarioOptions = {}): fc.Arbitrary<Scenario> => {
+  const geo = o.geometry ?? DEFAULT_GEOMETRY;
+  const minGuests = o.minGuests ?? 2;
+  const maxGuests = o.maxGuests ?? 4;
+  const maxOps = o.maxOps ?? 24;
+  const uniform = o.values === 'uniform';
+  return fc
+    .record({
+      guests: fc.array(arbGuestSpec(geo, [0]), { minLength: minGuests, maxLength: maxGuests }),
+      runs: fc.array(fc.tuple(fc.nat({ max: maxGuests - 1 }), arbRun(geo, uniform)), {
+        minLength: 1,
+        maxLength: Math.max(1, Math.ceil(maxOps / 2)),
+      }),
+    })
+    .map(({ guests, runs }) => ({
+      geometry: geo,
+      guests: guests.map((spec, g) => ({ ...spec, nic: guestMac(g) })),
+      ops: runs
+        .flatMap(([guest, run]) => {
+          const g = guest % guests.length;
+          return resolveRun(run, g, guests.length, geo).map((op) => ({ guest: g, op }));
+        })
+        .slice(0, maxOps),
+    }));
+};
