@@ -66,6 +66,43 @@ export function* nonZeroWords(mem: PhysicalMemory): Generator<readonly [number, 
   yield* walk(mem.root, 0, 0);
 }
 
+/** The trie node holding frame `frame`'s words (32 leaves of 32 words), or undefined when all are zero. */
+const frameNode = (mem: PhysicalMemory, frame: number): Node | undefined => {
+  const key = frame * 1024;
+  let node: Node | number | undefined = mem.root;
+  for (let l = 0; l < LEVELS - 2 && node !== undefined; l++) node = (node as Node)[slot(key, l)];
+  return node as Node | undefined;
+};
+
+/**
+ * An object that stays the same while frame `frame`'s words do (undefined while they are all
+ * zero): a key for memoizing what is derived from one frame's contents.
+ */
+export const frameIdentity = (mem: PhysicalMemory, frame: number): object | undefined => frameNode(mem, frame);
+
+/**
+ * The non-zero words of frame `frame`, as [word index in the frame, value], in increasing order.
+ * A loop over the frame's node (a page-table scan's unit), without `nonZeroWords`' walk from the root.
+ */
+export const frameWords = (mem: PhysicalMemory, frame: number): [number, number][] => {
+  const out: [number, number][] = [];
+  const node = frameNode(mem, frame);
+  if (node === undefined) return out;
+  for (let i = 0; i < WIDTH; i++) {
+    const leaf = node[i] as Node | undefined;
+    if (leaf === undefined) continue;
+    for (let j = 0; j < WIDTH; j++) {
+      const v = leaf[j] as number | undefined;
+      if (v) out.push([i * WIDTH + j, v]);
+    }
+  }
+  return out;
+};
+
+/** `mem` with every word of frame `frame` zero. O(1). */
+export const clearFrame = (mem: PhysicalMemory, frame: number): PhysicalMemory =>
+  frameNode(mem, frame) === undefined ? mem : replaceRegion(mem, frame, 1, EMPTY_MEMORY);
+
 /** True when both memories hold the same words (shared subtrees are compared by identity). */
 export const sameMemory = (a: PhysicalMemory, b: PhysicalMemory): boolean => {
   const eq = (x: Node | number | undefined, y: Node | number | undefined, level: number): boolean => {
@@ -84,9 +121,18 @@ export const sameMemory = (a: PhysicalMemory, b: PhysicalMemory): boolean => {
  * of that size, aligned to it, are whole subtrees, so they can be cut out and put back in O(1).
  */
 const regionLevel = (frames: number): number => {
-  const level = { 1: 4, 32: 3, 1024: 2, 32768: 1 }[frames];
-  if (level === undefined) throw new RangeError(`a region holds 1, 32, 1024 or 32768 frames, not ${frames}`);
-  return level;
+  switch (frames) {
+    case 1:
+      return 4;
+    case 32:
+      return 3;
+    case 1024:
+      return 2;
+    case 32768:
+      return 1;
+    default:
+      throw new RangeError(`a region holds 1, 32, 1024 or 32768 frames, not ${frames}`);
+  }
 };
 
 /** The smallest region size (1, 32, 1024 or 32768 frames) holding `frames` frames. */
@@ -106,14 +152,23 @@ export const extractRegion = (mem: PhysicalMemory, base: number, frames: number)
   let node: Node | number | undefined = mem.root;
   for (let l = 0; l < level && node !== undefined; l++) node = (node as Node)[slot(key, l)];
   if (node === undefined) return EMPTY_MEMORY;
+  // The same subtree extracted again gives the same memory object: comparing two extractions of
+  // an unchanged region (a guest's memory before and after a step) is then one identity test.
+  const cached = extracted[level]!.get(node as Node);
+  if (cached) return cached;
   let root = node as Node;
   for (let l = level - 1; l >= 0; l--) {
     const wrap: (Node | number | undefined)[] = new Array(WIDTH);
     wrap[0] = root;
     root = wrap;
   }
-  return { root };
+  const out = { root };
+  extracted[level]!.set(node as Node, out);
+  return out;
 };
+
+/** Memories made by `extractRegion`, by region level and subtree. */
+const extracted: readonly WeakMap<Node, PhysicalMemory>[] = Array.from({ length: LEVELS }, () => new WeakMap());
 
 /** `mem` with the region of `frames` frames at frame `base` replaced by `region`'s first `frames` frames. O(1). */
 export const replaceRegion = (

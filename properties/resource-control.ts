@@ -18,14 +18,13 @@
 import {
   type Design,
   EFLAGS,
-  extractRegion,
   frameOwner,
+  frameWords,
   guestBase,
   type HostMachine,
   HV_BLOCK,
   HV_FRAME,
   hex,
-  nonZeroWords,
   POOL,
   PTE,
   poolBase,
@@ -57,11 +56,9 @@ const describeOwner = (h: HostMachine, frame: number) => {
 /** Present leaf entries of two-level tables at `root` (host frame): [linear page, entry]. */
 const leaves = (h: HostMachine, rootFrame: number): [number, number][] => {
   const out: [number, number][] = [];
-  for (const [pa, pde] of nonZeroWords(extractRegion(h.memory, rootFrame, 1))) {
+  for (const [dir, pde] of frameWords(h.memory, rootFrame)) {
     if (!(pde & 7)) continue;
-    const dir = (pa & 0xfff) >>> 2;
-    for (const [qa, pte] of nonZeroWords(extractRegion(h.memory, pde >>> 12, 1)))
-      if (pte & 7) out.push([(dir << 10) | ((qa & 0xfff) >>> 2), pte]);
+    for (const [t, pte] of frameWords(h.memory, pde >>> 12)) if (pte & 7) out.push([(dir << 10) | t, pte]);
   }
   return out;
 };

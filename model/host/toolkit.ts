@@ -18,8 +18,9 @@ import { PAGE_SIZE, pageNumber } from '../geometry.ts';
 import { peekWord } from '../inspect.ts';
 import { deliverPending, type ExitControls, type ExitInfo, type Hardware, type Outcome, stepWith } from '../isa.ts';
 import {
+  clearFrame,
   extractRegion,
-  nonZeroWords,
+  frameWords,
   type PhysicalMemory,
   readWord,
   replaceRegion,
@@ -80,15 +81,15 @@ export const pageTableFrames = (view: Machine): ReadonlySet<number> => {
   const pd = view.cpu.cr3 >>> 12;
   out.add(pd);
   if (pd >= view.geometry.frames) return out;
-  for (const [, pde] of nonZeroWords(extractRegion(view.memory, pd, 1))) if (pde & PTE.P) out.add(pde >>> 12);
+  for (const [, pde] of frameWords(view.memory, pd)) if (pde & PTE.P) out.add(pde >>> 12);
   return out;
 };
 
 const sameFrame = (a: PhysicalMemory, b: PhysicalMemory, frame: number) => {
   if (sameRegionNode(a, b, frame, 1)) return true;
-  const x = [...nonZeroWords(extractRegion(a, frame, 1))];
-  const y = [...nonZeroWords(extractRegion(b, frame, 1))];
-  return x.length === y.length && x.every(([pa, v], i) => y[i]![0] === pa && y[i]![1] === v);
+  const x = frameWords(a, frame);
+  const y = frameWords(b, frame);
+  return x.length === y.length && x.every(([w, v], i) => y[i]![0] === w && y[i]![1] === v);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -170,12 +171,6 @@ export const syncMmu = (
 
 /** Whether a design maps the hypervisor's own area into the guest's address spaces (ring compression). */
 const mapsHypervisorArea = (d: Design) => d.axes.cpu !== 'hardware-assisted';
-
-const clearFrame = (mem: PhysicalMemory, frame: number): PhysicalMemory => {
-  let m = mem;
-  for (const [pa] of nonZeroWords(extractRegion(mem, frame, 1))) m = writeWord(m, frame * PAGE_SIZE + (pa & 0xfff), 0);
-  return m;
-};
 
 /** Empty a guest's shadow tables (they refill on hidden page faults). */
 export const shadowZap = (d: Design, h: HostMachine, g: number): HostMachine => {
