@@ -44,7 +44,7 @@ import {
   type RemapEntry,
 } from './iommu.ts';
 import { guestBase, poolBase } from './layout.ts';
-import { type HostMachine, POOL, withGuest } from './machine.ts';
+import { type HostMachine, POOL, secondLevelTables, withGuest } from './machine.ts';
 
 /** Where the hypervisor keeps one guest's devices. */
 export type GuestDevices =
@@ -278,7 +278,7 @@ export const initIo = (axes: DesignAxes, h0: HostMachine): HostMachine => {
         memory: buildIommuDomain(
           h.memory,
           root,
-          [poolBase(ctx.id) + POOL.IOMMU_TABLE],
+          secondLevelTables(h.config, ctx.id, 'iommu'),
           h.config.guestGeometry.frames,
           guestBase(h.config, ctx.id),
         ),

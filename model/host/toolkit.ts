@@ -44,7 +44,7 @@ import {
 } from './io.ts';
 import { iommuPort, routeMsi } from './iommu.ts';
 import { guestBase, HV_FRAME, HV_LINEAR, hostFrames, poolBase, regionFrames } from './layout.ts';
-import { type HostMachine, POOL, withGuest } from './machine.ts';
+import { type HostMachine, POOL, secondLevelTables, withGuest } from './machine.ts';
 import { tlbFlushAll, tlbFlushPage, tlbFlushTag } from './tlb.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -441,10 +441,7 @@ export const composeDesign = (spec: DesignSpec): Design => {
       if (rc) h = writeHypervisorPage(self, h, 0);
       for (const ctx of h.guests) {
         if (axes.mmu === 'nested') {
-          const tables = Array.from(
-            { length: Math.ceil(h.config.guestGeometry.frames / 1024) },
-            (_, i) => poolBase(ctx.id) + POOL.EPT_TABLE + i,
-          );
+          const tables = secondLevelTables(h.config, ctx.id, 'ept');
           h = {
             ...h,
             memory: buildEpt(h.memory, ctx.eptRoot, tables, h.config.guestGeometry.frames, guestBase(h.config, ctx.id)),
