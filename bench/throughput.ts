@@ -12,13 +12,14 @@
  * beside them; worker figures are wall-clock.
  *
  *   npm run bench:throughput -- [--runs 1000] [--repeats 3] [--designs shadow,ept,...]
- *                               [--baseline-runs 200] [--sections presets,workers,scaling,baseline] [--write]
+ *                               [--worker-designs ept] [--baseline-runs 200]
+ *                               [--sections presets,workers,scaling,baseline] [--write]
  *
  * `--write` replaces the "Throughput" section of bench/RESULTS.md (other sections are kept).
  */
 import { execSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import fc from 'fast-check';
 import { runInWorkers } from '../cli/pool.ts';
 import { workItems } from '../cli/work.ts';
@@ -67,6 +68,8 @@ const arg = (name: string, fallback: string) => {
 };
 const RUNS = Number(arg('runs', '1000'));
 const REPEATS = Number(arg('repeats', '3'));
+/** Presets the worker section checks (each a (design, property) item per property). */
+const WORKER_DESIGNS = arg('worker-designs', 'ept').split(',');
 /** Scenarios per baseline row (the plain checker is slow). */
 const BASELINE_RUNS = Number(arg('baseline-runs', '200'));
 const SEED = 1;
@@ -229,7 +232,7 @@ const presets = () => {
 // 2. Worker threads.
 
 const workers = async () => {
-  const names = DESIGNS.filter((n) => ['shadow', 'ept', 'passthrough', 'sriov'].includes(n));
+  const names = WORKER_DESIGNS;
   say('### Worker threads');
   say();
   say(
@@ -500,7 +503,9 @@ const baseline = () => {
 const command = `npm run bench:throughput -- ${process.argv.slice(2).join(' ')}`.trim();
 say('## Throughput');
 say();
-say(`Machine: ${machine()}. Shared with other jobs while measured (figures are noisy; best and median given).`);
+say(
+  `Machine: ${machine()}. Shared with other jobs while measured (load average ${loadavg()[0]!.toFixed(1)} at the start): figures are noisy, best and median given.`,
+);
 say();
 say(`Command: \`${command}\``);
 say();
