@@ -97,14 +97,16 @@ const ringWord = (frame: number, device: number, word: number) =>
 const readSlot = (memory: PhysicalMemory, frame: number, device: number): DmaEngine =>
   decodeDmaEngine(Array.from({ length: DMA_IMAGE_WORDS }, (_, w) => readWord(memory, ringWord(frame, device, w))));
 
+/** The key of an all-zero ring page (it has no trie node of its own to key by). */
+const ZERO_PAGE = {};
+
 /** Engines decoded from a ring page, by the page's contents (frameIdentity) and device count. */
 const decodedRings = new WeakMap<object, Map<number, readonly DmaEngine[]>>();
 
 /** The `count` engines a ring page holds (decoded once per page contents: every guest view reads them). */
 const readRing = (memory: PhysicalMemory, frame: number, count: number): readonly DmaEngine[] => {
   const decode = () => Array.from({ length: count }, (_, i) => readSlot(memory, frame, i));
-  const id = frameIdentity(memory, frame);
-  if (id === undefined) return decode();
+  const id = frameIdentity(memory, frame) ?? ZERO_PAGE;
   let byCount = decodedRings.get(id);
   if (!byCount) {
     byCount = new Map();
