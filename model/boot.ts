@@ -100,6 +100,13 @@ export const bootFrames = (g: Geometry) => {
 /** The linear page (dir, table) the system page is mapped at: the last page of the window. */
 export const systemPageLinear = (g: Geometry): number => linear(g.dirEntries - 1, g.tableEntries - 1);
 
+/**
+ * The boot memory of each geometry met so far. Memory is an immutable value, so every machine
+ * booted with a geometry can share one (a property run boots several guests per scenario, and
+ * writing the ~600 words of the layout was a third of a hosted run's cost).
+ */
+const bootMemories = new Map<string, PhysicalMemory>();
+
 /** The standard machine for a geometry. Throws only on a geometry too small to hold the layout. */
 export const bootMachine = (options: Partial<BootOptions> = {}): Machine => {
   const geometry = options.geometry ?? DEFAULT_GEOMETRY;
@@ -108,6 +115,42 @@ export const bootMachine = (options: Partial<BootOptions> = {}): Machine => {
   if (f.firstSpare > geometry.frames) throw new RangeError(`geometry needs at least ${f.firstSpare} frames`);
   if (geometry.tableEntries < 2 && geometry.dirEntries < 2)
     throw new RangeError('geometry needs a window of at least 2 pages');
+  const key = `${geometry.dirEntries}/${geometry.tableEntries}/${geometry.frames}/${geometry.wordsPerPage}`;
+  let memory = bootMemories.get(key);
+  if (memory === undefined) {
+    memory = bootMemory(geometry);
+    bootMemories.set(key, memory);
+  }
+  const sysLinear = systemPageLinear(geometry);
+  const cs = cpl === 0 ? SEL.KERNEL_CODE : cpl === 3 ? SEL.USER_CODE : cpl === 1 ? SEL.RING1_CODE : SEL.KERNEL_CODE;
+  const devices = options.devices ?? 0;
+  return {
+    geometry,
+    memory,
+    tlb: EMPTY_TLB,
+    ...(devices > 0 ? { devices: Array.from({ length: devices }, () => IDLE_DMA_ENGINE) } : {}),
+    cpu: {
+      cpl,
+      cs: ((cs & 0xfffc) | cpl) >>> 0,
+      eflags: ((options.eflags ?? 0) | EFLAGS.RESERVED1) >>> 0,
+      regs: [0, 0, 0, 0],
+      cr0: (options.cr0 ?? CR0.PE | CR0.ET | CR0.WP | CR0.PG) >>> 0,
+      cr2: 0,
+      cr3: f.pageDirectory * PAGE_SIZE,
+      gdtr: { base: sysLinear + SYSTEM_PAGE.GDT, limit: GDT_LIMIT },
+      idtr: { base: sysLinear + SYSTEM_PAGE.IDT, limit: IDT_LIMIT },
+      ldtr: { selector: SEL.LDT, base: sysLinear + SYSTEM_PAGE.LDT, limit: LDT_LIMIT },
+      tr: { selector: SEL.TSS, base: sysLinear + SYSTEM_PAGE.TSS, limit: TSS_LIMIT },
+      run: 'running',
+      stiShadow: false,
+      pending: [],
+    },
+  };
+};
+
+/** The standard layout's memory for a geometry (paging structures, GDT, LDT, TSSs, IDT). */
+const bootMemory = (geometry: Geometry): PhysicalMemory => {
+  const f = bootFrames(geometry);
   let mem: PhysicalMemory = EMPTY_MEMORY;
   const w = (pa: number, v: number) => {
     mem = writeWord(mem, pa, v);
@@ -177,28 +220,5 @@ export const bootMachine = (options: Partial<BootOptions> = {}): Machine => {
     w(sysPa + SYSTEM_PAGE.IDT + v * 8 + 4, g.hi);
   }
 
-  const cs = cpl === 0 ? SEL.KERNEL_CODE : cpl === 3 ? SEL.USER_CODE : cpl === 1 ? SEL.RING1_CODE : SEL.KERNEL_CODE;
-  const devices = options.devices ?? 0;
-  return {
-    geometry,
-    memory: mem,
-    tlb: EMPTY_TLB,
-    ...(devices > 0 ? { devices: Array.from({ length: devices }, () => IDLE_DMA_ENGINE) } : {}),
-    cpu: {
-      cpl,
-      cs: ((cs & 0xfffc) | cpl) >>> 0,
-      eflags: ((options.eflags ?? 0) | EFLAGS.RESERVED1) >>> 0,
-      regs: [0, 0, 0, 0],
-      cr0: (options.cr0 ?? CR0.PE | CR0.ET | CR0.WP | CR0.PG) >>> 0,
-      cr2: 0,
-      cr3: f.pageDirectory * PAGE_SIZE,
-      gdtr: { base: sysLinear + SYSTEM_PAGE.GDT, limit: GDT_LIMIT },
-      idtr: { base: sysLinear + SYSTEM_PAGE.IDT, limit: IDT_LIMIT },
-      ldtr: { selector: SEL.LDT, base: sysLinear + SYSTEM_PAGE.LDT, limit: LDT_LIMIT },
-      tr: { selector: SEL.TSS, base: sysLinear + SYSTEM_PAGE.TSS, limit: TSS_LIMIT },
-      run: 'running',
-      stiShadow: false,
-      pending: [],
-    },
-  };
+  return mem;
 };

@@ -59,6 +59,26 @@ export interface DmaEngine {
   readonly job?: DmaJob;
 }
 
+/** True when two engines hold the same registers and transfer in flight. */
+export const sameDmaEngine = (a: DmaEngine, b: DmaEngine): boolean =>
+  a === b ||
+  (a.address === b.address &&
+    a.data === b.data &&
+    a.command === b.command &&
+    a.vector === b.vector &&
+    a.status === b.status &&
+    (a.job === b.job ||
+      (a.job !== undefined &&
+        b.job !== undefined &&
+        a.job.address === b.job.address &&
+        a.job.data === b.job.data &&
+        a.job.toMemory === b.job.toMemory)));
+
+/** True when two machines' device lists hold the same engines (absent and empty differ, as in a machine's JSON). */
+export const sameDmaEngines = (a: readonly DmaEngine[] | undefined, b: readonly DmaEngine[] | undefined): boolean =>
+  a === b ||
+  (a !== undefined && b !== undefined && a.length === b.length && a.every((e, i) => sameDmaEngine(e, b[i]!)));
+
 /** A freshly reset engine: every register zero, idle, MSI off. */
 export const IDLE_DMA_ENGINE: DmaEngine = Object.freeze({ address: 0, data: 0, command: 0, vector: 0, status: 0 });
 

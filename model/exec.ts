@@ -291,9 +291,20 @@ export const translate = (x: Exec, va: number, access: Access): number => {
 export const readBytes = (x: Exec, va: number, n: number, user: boolean): number[] => {
   const pas = translateRange(x, va, n, { write: false, user });
   const out: number[] = [];
+  // Consecutive bytes mostly share a word: read each word once.
+  let at = -1;
+  let word = 0;
   for (let i = 0; i < n; i++) {
     const pa = pas(i);
-    out.push(pa < 0 ? 0xff : (readWord(x.memory, pa & ~3) >>> ((pa & 3) * 8)) & 0xff);
+    if (pa < 0) {
+      out.push(0xff);
+      continue;
+    }
+    if ((pa & ~3) !== at) {
+      at = pa & ~3;
+      word = readWord(x.memory, at);
+    }
+    out.push((word >>> ((pa & 3) * 8)) & 0xff);
   }
   return out;
 };

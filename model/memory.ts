@@ -66,6 +66,63 @@ export function* nonZeroWords(mem: PhysicalMemory): Generator<readonly [number, 
   yield* walk(mem.root, 0, 0);
 }
 
+/** The trie node holding frame `frame`'s words (32 leaves of 32 words), or undefined when all are zero. */
+const frameNode = (mem: PhysicalMemory, frame: number): Node | undefined => {
+  const key = frame * 1024;
+  let node: Node | number | undefined = mem.root;
+  for (let l = 0; l < LEVELS - 2 && node !== undefined; l++) node = (node as Node)[slot(key, l)];
+  return node as Node | undefined;
+};
+
+/**
+ * The frames whose subtrees differ between `a` and `b`, in increasing order: every frame whose
+ * words differ is listed (one listed may hold the same words in a copied subtree). Descends only
+ * where the two tries differ, so the cost follows what changed, not how much memory there is.
+ */
+export const differingFrames = (a: PhysicalMemory, b: PhysicalMemory): number[] => {
+  const out: number[] = [];
+  const walk = (x: Node | number | undefined, y: Node | number | undefined, level: number, prefix: number) => {
+    if (x === y) return;
+    if (level === LEVELS - 2) {
+      out.push(prefix);
+      return;
+    }
+    for (let i = 0; i < WIDTH; i++)
+      walk((x as Node | undefined)?.[i], (y as Node | undefined)?.[i], level + 1, prefix * WIDTH + i);
+  };
+  walk(a.root, b.root, 0, 0);
+  return out;
+};
+
+/**
+ * An object that stays the same while frame `frame`'s words do (undefined while they are all
+ * zero): a key for memoizing what is derived from one frame's contents.
+ */
+export const frameIdentity = (mem: PhysicalMemory, frame: number): object | undefined => frameNode(mem, frame);
+
+/**
+ * The non-zero words of frame `frame`, as [word index in the frame, value], in increasing order.
+ * A loop over the frame's node (a page-table scan's unit), without `nonZeroWords`' walk from the root.
+ */
+export const frameWords = (mem: PhysicalMemory, frame: number): [number, number][] => {
+  const out: [number, number][] = [];
+  const node = frameNode(mem, frame);
+  if (node === undefined) return out;
+  for (let i = 0; i < WIDTH; i++) {
+    const leaf = node[i] as Node | undefined;
+    if (leaf === undefined) continue;
+    for (let j = 0; j < WIDTH; j++) {
+      const v = leaf[j] as number | undefined;
+      if (v) out.push([i * WIDTH + j, v]);
+    }
+  }
+  return out;
+};
+
+/** `mem` with every word of frame `frame` zero. O(1). */
+export const clearFrame = (mem: PhysicalMemory, frame: number): PhysicalMemory =>
+  frameNode(mem, frame) === undefined ? mem : replaceRegion(mem, frame, 1, EMPTY_MEMORY);
+
 /** True when both memories hold the same words (shared subtrees are compared by identity). */
 export const sameMemory = (a: PhysicalMemory, b: PhysicalMemory): boolean => {
   const eq = (x: Node | number | undefined, y: Node | number | undefined, level: number): boolean => {
@@ -80,19 +137,49 @@ export const sameMemory = (a: PhysicalMemory, b: PhysicalMemory): boolean => {
 };
 
 /**
- * Trie level whose nodes each hold exactly `frames` frames (frames = 32^k, k = 0..3): regions
- * of that size, aligned to it, are whole subtrees, so they can be cut out and put back in O(1).
+ * Where a region of `frames` frames lives in the trie: `count` adjacent nodes at trie `level`
+ * (nodes of level 4 hold 1 frame, 3 hold 32, 2 hold 1024, 1 hold 32768). A region of that size,
+ * aligned to it, is those whole subtrees, so it can be cut out and put back in O(1).
  */
-const regionLevel = (frames: number): number => {
-  const level = { 1: 4, 32: 3, 1024: 2, 32768: 1 }[frames];
-  if (level === undefined) throw new RangeError(`a region holds 1, 32, 1024 or 32768 frames, not ${frames}`);
-  return level;
+const regionShape = (frames: number): { readonly level: number; readonly count: number } => {
+  switch (frames) {
+    case 1:
+      return { level: 4, count: 1 };
+    case 32:
+      return { level: 3, count: 1 };
+    case 1024:
+      return { level: 2, count: 1 };
+    case 32768:
+      return { level: 1, count: 1 };
+    case 65536:
+      return { level: 1, count: 2 };
+    default:
+      throw new RangeError(`a region holds 1, 32, 1024, 32768 or 65536 frames, not ${frames}`);
+  }
 };
 
-/** The smallest region size (1, 32, 1024 or 32768 frames) holding `frames` frames. */
+/** The smallest region size (1, 32, 1024, 32768 or 65536 frames) holding `frames` frames. */
 export const regionFramesFor = (frames: number): number => {
-  for (const r of [1, 32, 1024, 32768]) if (frames <= r) return r;
+  for (const r of [1, 32, 1024, 32768, 65536]) if (frames <= r) return r;
   throw new RangeError(`no region holds ${frames} frames`);
+};
+
+/** The node at trie depth `depth` on the path of word `key`, or undefined. */
+const nodeAt = (mem: PhysicalMemory, key: number, depth: number): Node | undefined => {
+  let node: Node | number | undefined = mem.root;
+  for (let l = 0; l < depth && node !== undefined; l++) node = (node as Node)[slot(key, l)];
+  return node as Node | undefined;
+};
+
+/** `node` as the first child of a chain of `n` new nodes (the region moved to address 0). */
+const wrap = (node: Node, n: number): Node => {
+  let root = node;
+  for (let l = 0; l < n; l++) {
+    const w: (Node | number | undefined)[] = new Array(WIDTH);
+    w[0] = root;
+    root = w;
+  }
+  return root;
 };
 
 /**
@@ -100,20 +187,34 @@ export const regionFramesFor = (frames: number): number => {
  * of its own starting at address 0. O(1): it shares the subtree.
  */
 export const extractRegion = (mem: PhysicalMemory, base: number, frames: number): PhysicalMemory => {
-  const level = regionLevel(frames);
+  const { level, count } = regionShape(frames);
   if (base % frames !== 0) throw new RangeError(`region base ${base} is not aligned to ${frames} frames`);
   const key = base * 1024;
-  let node: Node | number | undefined = mem.root;
-  for (let l = 0; l < level && node !== undefined; l++) node = (node as Node)[slot(key, l)];
-  if (node === undefined) return EMPTY_MEMORY;
-  let root = node as Node;
-  for (let l = level - 1; l >= 0; l--) {
-    const wrap: (Node | number | undefined)[] = new Array(WIDTH);
-    wrap[0] = root;
-    root = wrap;
+  if (count > 1) {
+    // Several subtrees: a new node holds them side by side.
+    const parent = nodeAt(mem, key, level - 1);
+    const s = slot(key, level - 1);
+    const children = parent?.slice(s, s + count) ?? [];
+    if (children.every((c) => c === undefined)) return EMPTY_MEMORY;
+    const node: (Node | number | undefined)[] = new Array(WIDTH);
+    children.forEach((c, i) => {
+      node[i] = c;
+    });
+    return { root: wrap(node, level - 1) };
   }
-  return { root };
+  const node = nodeAt(mem, key, level);
+  if (node === undefined) return EMPTY_MEMORY;
+  // The same subtree extracted again gives the same memory object: comparing two extractions of
+  // an unchanged region (a guest's memory before and after a step) is then one identity test.
+  const cached = extracted[level]!.get(node);
+  if (cached) return cached;
+  const out = { root: wrap(node, level) };
+  extracted[level]!.set(node, out);
+  return out;
 };
+
+/** Memories made by `extractRegion`, by region level and subtree. */
+const extracted: readonly WeakMap<Node, PhysicalMemory>[] = Array.from({ length: LEVELS }, () => new WeakMap());
 
 /** `mem` with the region of `frames` frames at frame `base` replaced by `region`'s first `frames` frames. O(1). */
 export const replaceRegion = (
@@ -122,31 +223,38 @@ export const replaceRegion = (
   frames: number,
   region: PhysicalMemory,
 ): PhysicalMemory => {
-  const level = regionLevel(frames);
+  const { level, count } = regionShape(frames);
   if (base % frames !== 0) throw new RangeError(`region base ${base} is not aligned to ${frames} frames`);
-  let sub: Node | number | undefined = region.root;
-  for (let l = 0; l < level && sub !== undefined; l++) sub = (sub as Node)[0];
+  // The region's subtrees: children 0..count-1 of its node at depth level - 1.
+  const from = nodeAt(region, 0, level - 1);
   const key = base * 1024;
+  const s0 = slot(key, level - 1);
   const put = (node: Node | undefined, l: number): Node | undefined => {
     const copy: (Node | number | undefined)[] = node ? node.slice() : new Array(WIDTH);
-    const s = slot(key, l);
-    copy[s] = l === level - 1 ? (sub as Node | undefined) : put(copy[s] as Node | undefined, l + 1);
+    if (l === level - 1) for (let i = 0; i < count; i++) copy[s0 + i] = from?.[i];
+    else {
+      const s = slot(key, l);
+      copy[s] = put(copy[s] as Node | undefined, l + 1);
+    }
     return copy;
   };
-  if (level === 0) return { root: sub as Node | undefined };
   return { root: put(mem.root, 0) };
 };
 
-/** True when two memories share the region's subtree (so it is certainly unchanged). O(1). */
+/** True when two memories share the region's subtrees (so it is certainly unchanged). O(1). */
 export const sameRegionNode = (a: PhysicalMemory, b: PhysicalMemory, base: number, frames: number): boolean => {
-  const level = regionLevel(frames);
+  const { level, count } = regionShape(frames);
   const key = base * 1024;
   let x: Node | number | undefined = a.root;
   let y: Node | number | undefined = b.root;
-  for (let l = 0; l < level; l++) {
+  for (let l = 0; l < level - 1; l++) {
     if (x === y) return true;
     x = (x as Node | undefined)?.[slot(key, l)];
     y = (y as Node | undefined)?.[slot(key, l)];
   }
-  return x === y;
+  if (x === y) return true;
+  const s0 = slot(key, level - 1);
+  for (let i = 0; i < count; i++)
+    if ((x as Node | undefined)?.[s0 + i] !== (y as Node | undefined)?.[s0 + i]) return false;
+  return true;
 };

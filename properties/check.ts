@@ -169,17 +169,20 @@ export const minimizeScenario = (design: Design, property: PropertyName, s0: Sce
   return s;
 };
 
+/** The scenarios `check` generates for a property (isolation needs two guests at least). */
+export const scenarioArbitrary = (name: PropertyName, options: ScenarioOptions = {}): fc.Arbitrary<Scenario> => {
+  const minGuests = options.minGuests ?? 1;
+  return arbScenario({ ...options, minGuests: name === 'isolation' ? Math.max(2, minGuests) : minGuests });
+};
+
 /** Check `design` against the properties. Deterministic for a seed. */
 export const check = (design: Design, options: CheckOptions = {}): PropertyReport[] => {
   const names = options.properties ?? PROPERTY_NAMES;
   const seed = options.seed ?? 1;
   const runs = options.runs ?? 100;
-  const minGuests = options.minGuests ?? 1;
   return names.map((name) => {
     const prop = PROPERTIES[name];
-    const scenarios =
-      options.scenarios ??
-      arbScenario({ ...options, minGuests: name === 'isolation' ? Math.max(2, minGuests) : minGuests });
+    const scenarios = options.scenarios ?? scenarioArbitrary(name, options);
     let lastFailure: PropertyFailure | undefined;
     let tried = 0;
     let reported = false;

@@ -13,6 +13,7 @@
  */
 import {
   type Design,
+  differingFrames,
   extractRegion,
   guestBase,
   type HostMachine,
@@ -42,13 +43,10 @@ export const deviceIsolationViolation = (
     const slot = frame - pool;
     return slot === POOL.VIRTIO_RING || slot === POOL.SHADOW_ROOT || slot >= POOL.FIRST_SHADOW_TABLE;
   };
-  // Every installed host frame, 32 at a time (an unchanged aligned block is one shared subtree: O(1)).
+  // Every installed host frame whose subtree the step replaced (unchanged subtrees are shared).
   const last = hostFrames(c);
-  for (let base = 0; base < last; base += 32) {
-    if (sameMemory(extractRegion(before.memory, base, 32), extractRegion(after.memory, base, 32))) continue;
-    for (let frame = base; frame < Math.min(base + 32, last); frame++)
-      if (!mayChange(frame) && changed(before, after, frame)) return `host frame ${frame} changed`;
-  }
+  for (const frame of differingFrames(before.memory, after.memory))
+    if (frame < last && !mayChange(frame) && changed(before, after, frame)) return `host frame ${frame} changed`;
   for (let x = 0; x < c.guests; x++) {
     if (x === g) continue;
     const b = before.guests[x]!.vcpu;

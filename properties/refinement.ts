@@ -9,8 +9,8 @@ import type { Design } from '../model/host/design.ts';
 import type { HostMachine } from '../model/host/machine.ts';
 import { type GuestOp, hostStep, hostSwitch } from '../model/host/run.ts';
 import { guestView } from '../model/host/toolkit.ts';
-import { permitted } from '../model/isa.ts';
 import type { Machine } from '../model/state.ts';
+import { advanceFrontier } from './frontier.ts';
 
 /** Where a hosted run first left what bare metal permits. */
 export interface Divergence {
@@ -31,8 +31,6 @@ export interface RefinementResult {
   readonly nondeterministicSteps: number;
 }
 
-const FRONTIER_LIMIT = 32;
-
 /**
  * Run `ops` on the host and on one reference machine per guest (guests' initial machines are
  * the host's initial views), checking each guest's view after every one of its operations.
@@ -45,24 +43,13 @@ export const checkRefinement = (design: Design, h0: HostMachine, ops: readonly G
     const { guest, op } = ops[i]!;
     h = hostStep(design, hostSwitch(design, h, guest), op);
     const view = guestView(design, h, guest);
-    const successors = frontiers[guest]!.flatMap((m) => permitted(m, op).map((s) => s.machine));
+    const { successors, next } = advanceFrontier(frontiers[guest]!, op, view);
     const distinct: Machine[] = [];
     for (const s of successors) if (!distinct.some((d) => sameArchitecturalState(d, s))) distinct.push(s);
     if (distinct.length > 1) nondeterministicSteps++;
-    const matching = successors.filter((s) => sameArchitecturalState(s, view));
-    if (matching.length === 0)
+    if (next.length === 0)
       return { divergence: { step: i, guest, op, hosted: view, permitted: distinct }, host: h, nondeterministicSteps };
-    const next: Machine[] = [];
-    // Matching states differ only in their TLBs (the architectural part matched): keep one per TLB content.
-    const seen = new Set<string>();
-    for (const s of matching) {
-      const key = JSON.stringify(s.tlb);
-      if (next.length < FRONTIER_LIMIT && !seen.has(key)) {
-        seen.add(key);
-        next.push(s);
-      }
-    }
-    frontiers[guest] = next;
+    frontiers[guest] = [...next];
   }
   return { host: h, nondeterministicSteps };
 };

@@ -18,19 +18,22 @@
 import {
   type Design,
   EFLAGS,
-  extractRegion,
+  frameIdentity,
   frameOwner,
+  frameWords,
   guestBase,
   type HostMachine,
-  HV_BLOCK,
   HV_FRAME,
   hex,
-  nonZeroWords,
+  hypervisorBlocks,
   POOL,
   PTE,
   poolBase,
+  type RealTlb,
   regionFrames,
   sameRegionNode,
+  type TaggedTranslation,
+  tableBlock,
 } from '../model/index.ts';
 import { deviceIsolationViolation } from './devices.ts';
 import { networkResourceViolation } from './network/resource.ts';
@@ -55,20 +58,67 @@ const describeOwner = (h: HostMachine, frame: number) => {
       : 'an unowned host frame';
 };
 
-/** Present leaf entries of two-level tables at `root` (host frame): [linear page, entry]. */
-const leaves = (h: HostMachine, rootFrame: number): [number, number][] => {
-  const out: [number, number][] = [];
-  for (const [pa, pde] of nonZeroWords(extractRegion(h.memory, rootFrame, 1))) {
-    if (!(pde & 7)) continue;
-    const dir = (pa & 0xfff) >>> 2;
-    for (const [qa, pte] of nonZeroWords(extractRegion(h.memory, pde >>> 12, 1)))
-      if (pte & 7) out.push([(dir << 10) | ((qa & 0xfff) >>> 2), pte]);
+/** The rights a shadow or EPT leaf entry grants, as RW/US bits. */
+const leafRights = (d: Design, e: number) =>
+  d.axes.mmu === 'nested' ? (e & 2 ? PTE.RW : 0) | PTE.US : e & (PTE.RW | PTE.US);
+
+/**
+ * Verdicts on page tables already scanned, by the table's contents (memory.ts frameIdentity)
+ * and what the verdict depends on besides: an unchanged table (a large guest's EPT has one per
+ * 1024 frames) is not scanned again in the next scenario.
+ */
+const scanned = new WeakMap<object, Map<string, readonly [number, number] | null>>();
+
+/** The first present entry of the table at `tableFrame` that guest g may not reach: [index, entry]. */
+const tableViolation = (d: Design, h: HostMachine, g: number, tableFrame: number): readonly [number, number] | null => {
+  const scan = () => {
+    for (const [t, e] of frameWords(h.memory, tableFrame))
+      if (e & 7 && !mayReach(d, h, g, e >>> 12, leafRights(d, e))) return [t, e] as const;
+    return null;
+  };
+  const id = frameIdentity(h.memory, tableFrame);
+  if (id === undefined) return null;
+  const c = h.config;
+  const key = `${g}/${d.axes.mmu}/${ringCompressed(d)}/${c.guests}/${c.guestGeometry.frames}`;
+  let verdicts = scanned.get(id);
+  if (!verdicts) {
+    verdicts = new Map();
+    scanned.set(id, verdicts);
   }
-  return out;
+  let v = verdicts.get(key);
+  if (v === undefined) {
+    v = scan();
+    verdicts.set(key, v);
+  }
+  return v;
 };
 
-const poolChanged = (a: HostMachine, b: HostMachine, g: number) =>
-  !sameRegionNode(a.memory, b.memory, poolBase(g), 32) || !sameRegionNode(a.memory, b.memory, poolBase(g) + 32, 32);
+/** Verdicts on real TLBs already checked (a step that leaves the TLB alone keeps the object). */
+const tlbChecked = new WeakMap<RealTlb, Map<string, TaggedTranslation | null>>();
+
+/** The first entry of the real TLB, usable under `tag`, that guest g may not reach. */
+const tlbViolation = (d: Design, h: HostMachine, g: number, tag: number): TaggedTranslation | null => {
+  const c = h.config;
+  const key = `${tag}/${g}/${ringCompressed(d)}/${c.guests}/${c.guestGeometry.frames}`;
+  let verdicts = tlbChecked.get(h.tlb);
+  if (!verdicts) {
+    verdicts = new Map();
+    tlbChecked.set(h.tlb, verdicts);
+  }
+  let v = verdicts.get(key);
+  if (v === undefined) {
+    v = h.tlb.entries.find((e) => e.tag === tag && !mayReach(d, h, g, e.frame >>> 12, e.rights)) ?? null;
+    verdicts.set(key, v);
+  }
+  return v;
+};
+
+/** Did guest g's tables (its pool, and a large guest's table block) change? */
+const tablesChanged = (a: HostMachine, b: HostMachine, g: number) =>
+  !sameRegionNode(a.memory, b.memory, poolBase(g), 32) ||
+  !sameRegionNode(a.memory, b.memory, poolBase(g) + 32, 32) ||
+  (b.config.guestGeometry.frames > 1024 &&
+    [0, 32, 64, 96].some((o) => !sameRegionNode(a.memory, b.memory, tableBlock(g) + o, 32)));
 
 const checkStep = (d: Design, s: TraceStep): PropertyFailure | undefined => {
   const h = s.after;
@@ -83,23 +133,24 @@ const checkStep = (d: Design, s: TraceStep): PropertyFailure | undefined => {
 
   // Real TLB entries usable by the running guest.
   const tag = d.tag(h, g);
-  for (const e of h.tlb.entries)
-    if (e.tag === tag && !mayReach(d, h, g, e.frame >>> 12, e.rights))
-      return fail(
-        `the real TLB lets guest ${g} reach host frame ${hex(e.frame >>> 12, 5)} (${describeOwner(h, e.frame >>> 12)}) at linear ${hex(e.page << 12)}`,
-      );
+  const e = tlbViolation(d, h, g, tag);
+  if (e)
+    return fail(
+      `the real TLB lets guest ${g} reach host frame ${hex(e.frame >>> 12, 5)} (${describeOwner(h, e.frame >>> 12)}) at linear ${hex(e.page << 12)}`,
+    );
 
   // Shadow and EPT entries of every guest whose tables changed.
   for (const ctx of h.guests) {
-    if (!poolChanged(s.before, h, ctx.id) && s.index > 0) continue;
+    if (!tablesChanged(s.before, h, ctx.id) && s.index > 0) continue;
     const root = d.axes.mmu === 'nested' ? ctx.eptRoot : ctx.shadow.root;
-    for (const [page, e] of leaves(h, root)) {
-      const frame = e >>> 12;
-      const rights = d.axes.mmu === 'nested' ? (e & 2 ? PTE.RW : 0) | PTE.US : e & (PTE.RW | PTE.US);
-      if (!mayReach(d, h, ctx.id, frame, rights))
-        return fail(
-          `${d.axes.mmu === 'nested' ? 'an EPT' : 'a shadow'} entry of guest ${ctx.id} maps ${hex(page << 12)} to host frame ${hex(frame, 5)} (${describeOwner(h, frame)})`,
-        );
+    for (const [dir, pde] of frameWords(h.memory, root)) {
+      if (!(pde & 7)) continue;
+      const v = tableViolation(d, h, ctx.id, pde >>> 12);
+      if (!v) continue;
+      const [page, frame] = [(dir << 10) | v[0], v[1] >>> 12];
+      return fail(
+        `${d.axes.mmu === 'nested' ? 'an EPT' : 'a shadow'} entry of guest ${ctx.id} maps ${hex(page << 12)} to host frame ${hex(frame, 5)} (${describeOwner(h, frame)})`,
+      );
     }
   }
 
@@ -119,7 +170,7 @@ const checkStep = (d: Design, s: TraceStep): PropertyFailure | undefined => {
     const real = s.ran.real;
     const c = h.config;
     const ring = poolBase(g) + POOL.VIRTIO_RING;
-    for (let base = 0; base < HV_BLOCK * (c.guests + 1); base += 32) {
+    for (const base of hypervisorBlocks(c)) {
       if (sameRegionNode(s.before.memory, real.memory, base, 32)) continue;
       for (let frame = base; frame < base + 32; frame++)
         if (frame !== ring && !sameRegionNode(s.before.memory, real.memory, frame, 1))

@@ -15,6 +15,7 @@ import {
   hostSwitch,
   type Machine,
   type Op,
+  sameArchitecturalState,
   step,
 } from '../model/index.ts';
 import { type IdealStep, idealRun } from './network/ideal.ts';
@@ -28,6 +29,15 @@ export interface TraceStep {
   readonly before: HostMachine;
   readonly after: HostMachine;
   readonly ran: HowRan;
+  /** The guest's view of the host after the operation (the abstraction function). */
+  readonly view: Machine;
+  /**
+   * The guest's canonical reference run after the operation: `step` (bare metal with no cached
+   * translations) applied to each of its operations so far, from its initial machine.
+   */
+  readonly reference: Machine;
+  /** Does `view` agree with `reference` on everything software can read? */
+  readonly canonical: boolean;
   /** Did bare metal raise an exception for this operation (canonical behaviour)? */
   readonly referenceFaulted: boolean;
 }
@@ -47,18 +57,46 @@ export const PROPERTY_TLB_CAPACITY = 1024;
 /** The guests' initial machines of a scenario. */
 export const scenarioGuests = (s: Scenario): Machine[] => s.guests.map((spec) => bootGuest(spec, s.geometry));
 
-/** Run a scenario on a design (operations may be replaced, for isolation's second run). */
-export const runScenario = (design: Design, s: Scenario, ops: Scenario['ops'] = s.ops): Trace => {
+/** The host a scenario starts from. */
+export const scenarioHost = (design: Design, guests: readonly Machine[]): HostMachine =>
+  createHost(design, guests, { tlbCapacity: PROPERTY_TLB_CAPACITY });
+
+/**
+ * Run `ops[from..]` on the host `h` (the host after `ops[0..from-1]`), switching guests as they
+ * interleave; `visit` sees each step and stops the run by returning true.
+ */
+export const runHost = (
+  design: Design,
+  h: HostMachine,
+  ops: Scenario['ops'],
+  visit: (index: number, before: HostMachine, after: HostMachine, ran: HowRan) => boolean | undefined,
+  from = 0,
+): void => {
+  let host = h;
+  for (let index = from; index < ops.length; index++) {
+    const { guest, op } = ops[index]!;
+    const before = hostSwitch(design, host, guest);
+    const r = hostStepTraced(design, before, op);
+    if (visit(index, before, r.host, r.ran)) return;
+    host = r.host;
+  }
+};
+
+/** Run a scenario on a design. */
+export const runScenario = (design: Design, s: Scenario): Trace => {
   const guests = scenarioGuests(s);
-  const initial = createHost(design, guests, { tlbCapacity: PROPERTY_TLB_CAPACITY });
-  let h = initial;
+  const initial = scenarioHost(design, guests);
   const refs = guests.slice();
   const steps: TraceStep[] = [];
-  ops.forEach(({ guest, op }, index) => {
-    const before = hostSwitch(design, h, guest);
-    const { host: after, ran } = hostStepTraced(design, before, op);
+  runHost(design, initial, s.ops, (index, before, after, ran) => {
+    const { guest, op } = s.ops[index]!;
+    const view = guestView(design, after, guest);
     const r = step(refs[guest]!, op);
-    refs[guest] = r.machine;
+    const canonical = sameArchitecturalState(r.machine, view);
+    // Where they agree, the reference takes the view's memory (the same words): the next
+    // comparison then finds the two memories sharing every subtree but the step's writes.
+    const reference = canonical ? { ...r.machine, memory: view.memory } : r.machine;
+    refs[guest] = reference;
     steps.push({
       index,
       guest,
@@ -66,12 +104,16 @@ export const runScenario = (design: Design, s: Scenario, ops: Scenario['ops'] = 
       before,
       after,
       ran,
+      view,
+      reference,
+      canonical,
       referenceFaulted: r.outcome.status === 'faulted' || r.outcome.status === 'shutdown',
     });
-    h = after;
+    return false;
   });
-  return { design, initial, guests, steps, ...(guests.some((m) => m.nic) ? { ideal: idealRun(guests, ops) } : {}) };
+  return { design, initial, guests, steps, ...(guests.some((m) => m.nic) ? { ideal: idealRun(guests, s.ops) } : {}) };
 };
 
 /** A guest's view after a step (the abstraction function). */
-export const viewAfter = (t: Trace, s: TraceStep, g = s.guest): Machine => guestView(t.design, s.after, g);
+export const viewAfter = (t: Trace, s: TraceStep, g = s.guest): Machine =>
+  g === s.guest ? s.view : guestView(t.design, s.after, g);

@@ -6,7 +6,15 @@
  */
 import { PAGE_SIZE } from '../geometry.ts';
 import { isVmExit, type PhysicalPort, vmexit } from '../isa.ts';
-import { type PhysicalMemory, readWord, writeWord } from '../memory.ts';
+import {
+  EMPTY_MEMORY,
+  extractRegion,
+  frameIdentity,
+  type PhysicalMemory,
+  readWord,
+  replaceRegion,
+  writeWord,
+} from '../memory.ts';
 import { type PagingFormat, walk, X86_32 } from '../paging.ts';
 
 export const EPT_BITS = { R: 1, W: 2, X: 4, FRAME: 0xffff_f000 } as const;
@@ -61,6 +69,34 @@ export const eptLookup = (memory: PhysicalMemory, root: number, gpa: number): nu
  * both EPT and the IOMMU's second-level tables in this model.
  */
 export const buildOffsetTables = (
+  memory: PhysicalMemory,
+  rootFrame: number,
+  tableFrames: readonly number[],
+  frames: number,
+  hostBase: number,
+  bits: number,
+): PhysicalMemory => {
+  const into = [rootFrame, ...tableFrames];
+  // Tables written into empty frames are whole frames of their own: build them once per shape and
+  // put them in place (O(1) each), so preparing a host does not cost in proportion to guest memory.
+  if (into.every((f) => frameIdentity(memory, f) === undefined)) {
+    const key = `${rootFrame}/${tableFrames.join(',')}/${frames}/${hostBase}/${bits}`;
+    let built = builtTables.get(key);
+    if (!built) {
+      built = writeOffsetTables(EMPTY_MEMORY, rootFrame, tableFrames, frames, hostBase, bits);
+      builtTables.set(key, built);
+    }
+    let mem = memory;
+    for (const f of into) mem = replaceRegion(mem, f, 1, extractRegion(built, f, 1));
+    return mem;
+  }
+  return writeOffsetTables(memory, rootFrame, tableFrames, frames, hostBase, bits);
+};
+
+/** Tables built by `buildOffsetTables` into empty memory, by shape. */
+const builtTables = new Map<string, PhysicalMemory>();
+
+const writeOffsetTables = (
   memory: PhysicalMemory,
   rootFrame: number,
   tableFrames: readonly number[],

@@ -32,7 +32,7 @@ import {
 } from '../devices.ts';
 import type { PortBus } from '../exec.ts';
 import { PAGE_SIZE } from '../geometry.ts';
-import { type PhysicalMemory, readWord, writeWord } from '../memory.ts';
+import { frameIdentity, type PhysicalMemory, readWord, writeWord } from '../memory.ts';
 import type { Op } from '../ops.ts';
 import type { DesignAxes, IoVirtualization } from './design.ts';
 import {
@@ -44,7 +44,7 @@ import {
   type RemapEntry,
 } from './iommu.ts';
 import { guestBase, poolBase } from './layout.ts';
-import { type HostMachine, POOL, withGuest } from './machine.ts';
+import { type HostMachine, POOL, secondLevelTables, withGuest } from './machine.ts';
 
 /** Where the hypervisor keeps one guest's devices. */
 export type GuestDevices =
@@ -97,6 +97,29 @@ const ringWord = (frame: number, device: number, word: number) =>
 const readSlot = (memory: PhysicalMemory, frame: number, device: number): DmaEngine =>
   decodeDmaEngine(Array.from({ length: DMA_IMAGE_WORDS }, (_, w) => readWord(memory, ringWord(frame, device, w))));
 
+/** The key of an all-zero ring page (it has no trie node of its own to key by). */
+const ZERO_PAGE = {};
+
+/** Engines decoded from a ring page, by the page's contents (frameIdentity) and device count. */
+const decodedRings = new WeakMap<object, Map<number, readonly DmaEngine[]>>();
+
+/** The `count` engines a ring page holds (decoded once per page contents: every guest view reads them). */
+const readRing = (memory: PhysicalMemory, frame: number, count: number): readonly DmaEngine[] => {
+  const decode = () => Array.from({ length: count }, (_, i) => readSlot(memory, frame, i));
+  const id = frameIdentity(memory, frame) ?? ZERO_PAGE;
+  let byCount = decodedRings.get(id);
+  if (!byCount) {
+    byCount = new Map();
+    decodedRings.set(id, byCount);
+  }
+  let engines = byCount.get(count);
+  if (!engines) {
+    engines = decode();
+    byCount.set(count, engines);
+  }
+  return engines;
+};
+
 const writeSlot = (memory: PhysicalMemory, frame: number, device: number, e: DmaEngine): PhysicalMemory => {
   let mem = memory;
   encodeDmaEngine(e).forEach((v, w) => {
@@ -113,7 +136,7 @@ export const guestDeviceEngines = (h: HostMachine, g: number): readonly DmaEngin
     case 'model':
       return d.engines;
     case 'ring':
-      return Array.from({ length: d.count }, (_, i) => readSlot(h.memory, d.frame, i));
+      return readRing(h.memory, d.frame, d.count);
     case 'assigned':
       return d.physical.map((p) => hostIo(h).devices[p]!.engine);
   }
@@ -257,7 +280,7 @@ export const initIo = (axes: DesignAxes, h0: HostMachine): HostMachine => {
         memory: buildIommuDomain(
           h.memory,
           root,
-          [poolBase(ctx.id) + POOL.IOMMU_TABLE],
+          secondLevelTables(h.config, ctx.id, 'iommu'),
           h.config.guestGeometry.frames,
           guestBase(h.config, ctx.id),
         ),

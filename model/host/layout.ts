@@ -5,7 +5,10 @@
  * and IDT page, and the page table that maps them); block g+1 holds guest g's hypervisor pool
  * (shadow tables, EPT tables); guest g's memory is one aligned region starting at frame 1024
  * (or higher for large guests), so guest-physical frame f is host frame base(g) + f and a
- * guest's memory is one subtree of host memory (memory.ts regions).
+ * guest's memory is one subtree of host memory (memory.ts regions). A guest of more than 1024
+ * frames needs more second-level tables (EPT, IOMMU: one per 1024 frames) than its pool holds:
+ * they go in a table block of its own past the pools (TABLE_BLOCK frames at `tableBlock(g)`),
+ * below the first guest (whose region then starts at frame 32768 or higher).
  */
 import { DEFAULT_GEOMETRY, type Geometry } from '../geometry.ts';
 import { regionFramesFor } from '../memory.ts';
@@ -35,6 +38,25 @@ export const HV_LINEAR = 0xffc0_0000;
 /** First frame of guest g's hypervisor pool (shadow and EPT tables). */
 export const poolBase = (g: number): number => HV_BLOCK * (g + 1);
 
+/** Guests a host runs at most. */
+export const MAX_GUESTS = 8;
+/** Guest frames at most (second-level tables of up to 64 frames each for EPT and the IOMMU). */
+export const MAX_GUEST_FRAMES = 65536;
+/** Frames of a large guest's table block: its EPT tables, then its IOMMU tables. */
+export const TABLE_BLOCK = 2 * HV_BLOCK;
+
+/** First frame of guest g's table block (used by guests of more than 1024 frames). */
+export const tableBlock = (g: number): number => HV_BLOCK * (MAX_GUESTS + 1) + TABLE_BLOCK * g;
+
+/** Aligned blocks of 32 host frames the hypervisor owns: its own, the pools, and large guests' table blocks. */
+export const hypervisorBlocks = (c: HostConfig): number[] => {
+  const out: number[] = [];
+  for (let base = 0; base < HV_BLOCK * (c.guests + 1); base += 32) out.push(base);
+  if (c.guestGeometry.frames > 1024)
+    for (let g = 0; g < c.guests; g++) for (let b = 0; b < TABLE_BLOCK; b += 32) out.push(tableBlock(g) + b);
+  return out;
+};
+
 /** Frames in a guest's region (its memory rounded up to an aligned subtree). */
 export const regionFrames = (c: HostConfig): number => regionFramesFor(c.guestGeometry.frames);
 
@@ -56,6 +78,8 @@ export type Owner =
 /** The owner of host frame `frame` by the layout (hypervisor tables, a guest's memory, or unused). */
 export const frameOwner = (c: HostConfig, frame: number): Owner => {
   if (frame < HV_BLOCK * (c.guests + 1)) return { kind: 'hypervisor' };
+  if (c.guestGeometry.frames > 1024 && frame >= tableBlock(0) && frame < tableBlock(c.guests))
+    return { kind: 'hypervisor' };
   for (let g = 0; g < c.guests; g++) {
     const base = guestBase(c, g);
     if (frame >= base && frame < base + c.guestGeometry.frames) return { kind: 'guest', guest: g };
@@ -65,8 +89,8 @@ export const frameOwner = (c: HostConfig, frame: number): Owner => {
 
 /** A config with a problem named, or undefined when usable. */
 export const hostConfigProblem = (c: HostConfig): string | undefined => {
-  if (!Number.isInteger(c.guests) || c.guests < 1 || c.guests > 8) return 'guests must be 1..8';
-  if (c.guestGeometry.frames > 1024) return 'a guest has at most 1024 frames';
+  if (!Number.isInteger(c.guests) || c.guests < 1 || c.guests > MAX_GUESTS) return `guests must be 1..${MAX_GUESTS}`;
+  if (c.guestGeometry.frames > MAX_GUEST_FRAMES) return `a guest has at most ${MAX_GUEST_FRAMES} frames`;
   if (!Number.isInteger(c.tlbCapacity) || c.tlbCapacity < 1) return 'tlbCapacity must be a positive integer';
   return undefined;
 };

@@ -8,7 +8,7 @@ import type { PhysicalMemory } from '../memory.ts';
 import type { OpKind } from '../ops.ts';
 import type { Cpu, Machine } from '../state.ts';
 import type { GuestDevices, HostIo } from './io.ts';
-import { type HostConfig, HV_BLOCK, poolBase } from './layout.ts';
+import { type HostConfig, HV_BLOCK, poolBase, TABLE_BLOCK, tableBlock } from './layout.ts';
 import { bareNet, type HostNet } from './net/state.ts';
 import { emptyRealTlb, type RealTlb } from './tlb.ts';
 
@@ -86,6 +86,17 @@ export const POOL = {
   FIRST_SHADOW_TABLE: 8,
   SIZE: HV_BLOCK,
 } as const;
+
+/**
+ * Second-level tables (one per 1024 guest frames) of guest g: EPT's, or its IOMMU domain's. One
+ * table sits in the guest's pool; more (a guest of more than 1024 frames) fill its table block.
+ */
+export const secondLevelTables = (c: HostConfig, g: number, kind: 'ept' | 'iommu'): number[] => {
+  const n = Math.ceil(c.guestGeometry.frames / 1024);
+  if (n === 1) return [poolBase(g) + (kind === 'ept' ? POOL.EPT_TABLE : POOL.IOMMU_TABLE)];
+  const block = tableBlock(g) + (kind === 'ept' ? 0 : TABLE_BLOCK / 2);
+  return Array.from({ length: n }, (_, i) => block + i);
+};
 
 /** A host with the given guests (their initial machines in reference form), before any design prepared it. */
 export const bareHost = (config: HostConfig, guests: readonly Machine[], memory: PhysicalMemory): HostMachine => ({

@@ -17,14 +17,39 @@ export interface RealTlb {
 
 export const emptyRealTlb = (capacity: number): RealTlb => ({ entries: [], capacity });
 
+/** Views made by `tlbView`, by real TLB and tag (a TLB no step changed gives the same view object). */
+const views = new WeakMap<RealTlb, Map<number, Tlb>>();
+
 /** The entries the processor may use under `tag`, as the ISA's TLB. */
-export const tlbView = (t: RealTlb, tag: number): Tlb => ({
-  translations: t.entries.filter((e) => e.tag === tag).map(({ tag: _tag, ...rest }) => rest),
-  pdes: [],
-});
+export const tlbView = (t: RealTlb, tag: number): Tlb => {
+  let byTag = views.get(t);
+  if (!byTag) {
+    byTag = new Map();
+    views.set(t, byTag);
+  }
+  let view = byTag.get(tag);
+  if (!view) {
+    view = { translations: t.entries.filter((e) => e.tag === tag).map(({ tag: _tag, ...rest }) => rest), pdes: [] };
+    byTag.set(tag, view);
+  }
+  return view;
+};
+
+/** Are the entries of `tag` after every other tag's? */
+const tagNewest = (t: RealTlb, tag: number): boolean => {
+  let seen = false;
+  for (const e of t.entries) {
+    if (e.tag === tag) seen = true;
+    else if (seen) return false;
+  }
+  return true;
+};
 
 /** Store back what a step left in the `tag` view: the latest entry per page, oldest evicted past capacity. */
 export const tlbStoreView = (t: RealTlb, tag: number, view: Tlb): RealTlb => {
+  // A step that left the view as `tlbView` gave it changes nothing, once the tag's entries are the
+  // newest (as the general case below leaves them).
+  if (views.get(t)?.get(tag) === view && tagNewest(t, tag)) return t;
   const latest = new Map<number, CachedTranslation>();
   for (const e of view.translations) {
     latest.delete(e.page); // re-insert to keep recency order

@@ -18,8 +18,9 @@ import { PAGE_SIZE, pageNumber } from '../geometry.ts';
 import { peekWord } from '../inspect.ts';
 import { deliverPending, type ExitControls, type ExitInfo, type Hardware, type Outcome, stepWith } from '../isa.ts';
 import {
+  clearFrame,
   extractRegion,
-  nonZeroWords,
+  frameWords,
   type PhysicalMemory,
   readWord,
   replaceRegion,
@@ -44,7 +45,7 @@ import {
 } from './io.ts';
 import { iommuPort, routeMsi } from './iommu.ts';
 import { guestBase, HV_FRAME, HV_LINEAR, hostFrames, poolBase, regionFrames } from './layout.ts';
-import { type HostMachine, POOL, withGuest } from './machine.ts';
+import { type HostMachine, POOL, secondLevelTables, withGuest } from './machine.ts';
 import { networkBackEnd } from './net/index.ts';
 import { guestNic, passedThroughNic, withGuestNic } from './net/state.ts';
 import { tlbFlushAll, tlbFlushPage, tlbFlushTag } from './tlb.ts';
@@ -89,15 +90,15 @@ export const pageTableFrames = (view: Machine): ReadonlySet<number> => {
   const pd = view.cpu.cr3 >>> 12;
   out.add(pd);
   if (pd >= view.geometry.frames) return out;
-  for (const [, pde] of nonZeroWords(extractRegion(view.memory, pd, 1))) if (pde & PTE.P) out.add(pde >>> 12);
+  for (const [, pde] of frameWords(view.memory, pd)) if (pde & PTE.P) out.add(pde >>> 12);
   return out;
 };
 
 const sameFrame = (a: PhysicalMemory, b: PhysicalMemory, frame: number) => {
   if (sameRegionNode(a, b, frame, 1)) return true;
-  const x = [...nonZeroWords(extractRegion(a, frame, 1))];
-  const y = [...nonZeroWords(extractRegion(b, frame, 1))];
-  return x.length === y.length && x.every(([pa, v], i) => y[i]![0] === pa && y[i]![1] === v);
+  const x = frameWords(a, frame);
+  const y = frameWords(b, frame);
+  return x.length === y.length && x.every(([w, v], i) => y[i]![0] === w && y[i]![1] === v);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -179,12 +180,6 @@ export const syncMmu = (
 
 /** Whether a design maps the hypervisor's own area into the guest's address spaces (ring compression). */
 const mapsHypervisorArea = (d: Design) => d.axes.cpu !== 'hardware-assisted';
-
-const clearFrame = (mem: PhysicalMemory, frame: number): PhysicalMemory => {
-  let m = mem;
-  for (const [pa] of nonZeroWords(extractRegion(mem, frame, 1))) m = writeWord(m, frame * PAGE_SIZE + (pa & 0xfff), 0);
-  return m;
-};
 
 /** Empty a guest's shadow tables (they refill on hidden page faults). */
 export const shadowZap = (d: Design, h: HostMachine, g: number): HostMachine => {
@@ -455,10 +450,7 @@ export const composeDesign = (spec: DesignSpec): Design => {
       if (rc) h = writeHypervisorPage(self, h, 0);
       for (const ctx of h.guests) {
         if (axes.mmu === 'nested') {
-          const tables = Array.from(
-            { length: Math.ceil(h.config.guestGeometry.frames / 1024) },
-            (_, i) => poolBase(ctx.id) + POOL.EPT_TABLE + i,
-          );
+          const tables = secondLevelTables(h.config, ctx.id, 'ept');
           h = {
             ...h,
             memory: buildEpt(h.memory, ctx.eptRoot, tables, h.config.guestGeometry.frames, guestBase(h.config, ctx.id)),
