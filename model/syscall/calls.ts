@@ -53,6 +53,18 @@ export type HostCall =
   /** A kernel-mode instruction of the guest's own kernel code (a driver's CLI, a MOV from CR0, ...). */
   | { readonly kind: 'privileged'; readonly op: Op };
 
+/** The foreign interface's call numbers (foreign.ts has its table). */
+export const NT = {
+  ReadFile: 0x06,
+  WriteFile: 0x08,
+  MapPage: 0x15,
+  UnmapPage: 0x1e,
+  Commit: 0x18,
+  ProcessCount: 0x36,
+  CreateProcess: 0x1b,
+  Terminate: 0x2c,
+} as const;
+
 /** A call of the foreign interface (foreign.ts): a number and three argument words. */
 export interface ForeignCall {
   readonly kind: 'foreign';
@@ -94,7 +106,7 @@ export const ERRNO = {
 export const formatCall = (c: Call): string => {
   switch (c.kind) {
     case 'foreign':
-      return `foreign #${c.nr}(${c.args.join(', ')})`;
+      return `${Object.entries(NT).find(([, n]) => n === c.nr)?.[0] ?? `foreign#0x${c.nr.toString(16)}`}(${c.args.map((a) => (a === 0xffff_ffff ? '-1' : String(a))).join(', ')})`;
     case 'privileged':
       return `privileged ${JSON.stringify(c.op)}`;
     default: {

@@ -21,22 +21,14 @@
  * instructions, yield and a kernel bug (crash) are the same on both interfaces: they are not
  * system calls of either.
  */
-import { type ForeignCall, type HostCall, type SysResult, USER_PAGES } from './calls.ts';
+import { type ForeignCall, type HostCall, NT, type SysResult, USER_PAGES } from './calls.ts';
+
+export { NT } from './calls.ts';
+
 import { visiblePids } from './kernel.ts';
 import type { KernelPort } from './port.ts';
 import { userVa } from './port.ts';
 import { type CallOutcome, hostCall, type KernelRun } from './syscalls.ts';
-
-export const NT = {
-  ReadFile: 0x06,
-  WriteFile: 0x08,
-  MapPage: 0x15,
-  UnmapPage: 0x1e,
-  Commit: 0x18,
-  ProcessCount: 0x36,
-  CreateProcess: 0x1b,
-  Terminate: 0x2c,
-} as const;
 
 export const STATUS = {
   SUCCESS: 0,

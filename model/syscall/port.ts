@@ -38,7 +38,7 @@ export interface KernelPort<M> {
     cpu: Cpu,
     space: AddressSpace,
     access: UserAccess,
-  ) => { readonly m: M; readonly result: SysResult };
+  ) => { readonly m: M; readonly cpu: Cpu; readonly result: SysResult };
   /** Run a kernel-mode instruction of the guest's own code in the group's context `cpu`. */
   readonly privileged: (m: M, cpu: Cpu, op: Op) => { readonly m: M; readonly cpu: Cpu; readonly result: SysResult };
   /** The kernel has panicked: what its machine does then. */
@@ -79,9 +79,14 @@ export const barePort: KernelPort<Machine> = {
     const processCpu: Cpu = { ...cpu, cpl: 3, cs: SEL.USER_CODE, cr3: space.directory * PAGE_SIZE, regs };
     const r = step({ ...m, cpu: processCpu, tlb: EMPTY_TLB }, userOp(access));
     const next = { ...m, memory: r.machine.memory, tlb: EMPTY_TLB };
+    // The kernel's context is its own again, but a #PF has set the real CR2 (SDM §4.7).
     if (r.outcome.status === 'faulted')
-      return { m: next, result: { kind: 'signal', vector: r.outcome.events[0]!.vector } };
-    return { m: next, result: { kind: 'value', value: access.kind === 'load' ? r.machine.cpu.regs[0] : 0 } };
+      return {
+        m: next,
+        cpu: { ...cpu, cr2: r.machine.cpu.cr2 },
+        result: { kind: 'signal', vector: r.outcome.events[0]!.vector },
+      };
+    return { m: next, cpu, result: { kind: 'value', value: access.kind === 'load' ? r.machine.cpu.regs[0] : 0 } };
   },
   privileged: (m, cpu, op) => {
     const r = step({ ...m, cpu }, op);

@@ -85,7 +85,7 @@ export const hostCall = <M>(port: KernelPort<M>, run: KernelRun<M>, g: number, c
       const access =
         call.kind === 'load' ? { kind: 'load' as const, va } : { kind: 'store' as const, va, value: call.value };
       const r = port.user(m, group.cpu, group.space, access);
-      return { kernel: k, machine: r.m, result: r.result };
+      return { kernel: withGroup(k, g, { cpu: r.cpu }), machine: r.m, result: r.result };
     }
     case 'read': {
       const v = k.files[resolveFile(k, g, call.file)];

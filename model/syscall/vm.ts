@@ -47,7 +47,7 @@ export const vmPort = (design: Design, g: number): KernelPort<HostMachine> => {
           }),
         ),
       ]),
-    user: (h, _cpu, _space, access) => {
+    user: (h, cpu, _space, access) => {
       const eflags = view(h).cpu.eflags;
       const op: Op =
         access.kind === 'load' ? { kind: 'load', dst: 0, va: access.va } : { kind: 'store', va: access.va, src: 0 };
@@ -59,10 +59,10 @@ export const vmPort = (design: Design, g: number): KernelPort<HostMachine> => {
       const after = view(h1);
       if (after.cpu.cpl === 3) {
         const result = { kind: 'value', value: access.kind === 'load' ? after.cpu.regs[0] : 0 } as const;
-        return { m: run(h1, [{ kind: 'int', vector: USER_INT_VECTORS.TRAP_GATE }]), result };
+        return { m: run(h1, [{ kind: 'int', vector: USER_INT_VECTORS.TRAP_GATE }]), cpu, result };
       }
       const back = run(h1, [{ kind: 'iret', cs: SEL.KERNEL_CODE, eflags }]);
-      return { m: back, result: { kind: 'signal', vector: VEC.PF } };
+      return { m: back, cpu, result: { kind: 'signal', vector: VEC.PF } };
     },
     privileged: (h, cpu, op) => {
       const h1 = run(h, [op]);
