@@ -106,11 +106,14 @@ export const containerGroup = (g: number, guest: SyscallGuest): GroupSpec => ({
   netns: `c${g}`,
 });
 
+/** How a container design sets up guest `g`'s process group. */
+export type ContainerGroupBuilder = (g: number, guest: SyscallGuest) => GroupSpec;
+
 /** A container design: one host kernel, each guest a process group set up by `group`. */
 export const containerDesign = (spec: {
   readonly name: string;
   readonly description: string;
-  readonly group?: (g: number, guest: SyscallGuest) => GroupSpec;
+  readonly group?: ContainerGroupBuilder;
 }): SyscallDesign<SharedKernelWorld> => {
   const group = spec.group ?? containerGroup;
   return {
