@@ -38,6 +38,8 @@ export interface SyscallScenarioOptions {
   readonly maxOps?: number;
   /** Whether foreign programs also make host system calls directly (default true). */
   readonly directHostCalls?: boolean;
+  /** Whether guests run kernel-mode instructions of their own code (default true). */
+  readonly kernelModeInstructions?: boolean;
 }
 
 /** Kernel-mode instructions a guest's own kernel code may run: none of them halts or reconfigures the machine. */
@@ -114,9 +116,11 @@ const arbCommonCall = arbHostCall.filter(
 const arbDirectHostCall = arbHostCall.filter((c) => c.kind !== 'privileged');
 
 /** A call of a program written for `abi`. */
-export const arbCall = (abi: Abi, directHostCalls = true): fc.Arbitrary<Call> =>
+export const arbCall = (abi: Abi, directHostCalls = true, kernelModeInstructions = true): fc.Arbitrary<Call> =>
   abi === 'host'
-    ? arbHostCall
+    ? kernelModeInstructions
+      ? arbHostCall
+      : arbDirectHostCall
     : fc.oneof(
         { weight: 6, arbitrary: arbForeignCall },
         { weight: 3, arbitrary: arbCommonCall },
@@ -155,7 +159,10 @@ export const arbSyscallScenario = (o: SyscallScenarioOptions = {}): fc.Arbitrary
   const minGuests = o.minGuests ?? 2;
   const maxGuests = o.maxGuests ?? 4;
   const maxOps = o.maxOps ?? 16;
-  const plain = fc.array(arbCall(abi, o.directHostCalls ?? true), { minLength: 1, maxLength: 4 });
+  const plain = fc.array(arbCall(abi, o.directHostCalls ?? true, o.kernelModeInstructions ?? true), {
+    minLength: 1,
+    maxLength: 4,
+  });
   const run = fc.oneof({ weight: 3, arbitrary: plain }, { weight: 1, arbitrary: arbMotif(abi) });
   return fc
     .record({
