@@ -5,6 +5,7 @@
  */
 import { check } from '../properties/check.ts';
 import type { PropertyFailure, PropertyName } from '../properties/property.ts';
+import type { SyscallPropertyName } from '../properties/syscall/properties.ts';
 import type { DesignRef } from './counterexample.ts';
 import type { LoadedDesign } from './designs.ts';
 
@@ -55,7 +56,7 @@ export interface ItemResult {
   readonly index: number;
   readonly design: string;
   readonly designRef: DesignRef;
-  readonly property: PropertyName;
+  readonly property: PropertyName | SyscallPropertyName;
   readonly status: 'passed' | 'failed';
   readonly runs: number;
   readonly seed: number;

@@ -1,0 +1,56 @@
+/**
+ * The system-call-level designs on the command line: `hyperprop check --design container` runs
+ * them through the same runner (properties/level.ts), and their rows join the same report.
+ */
+import { SYSCALL_DESIGNS } from '../model/syscall/presets.ts';
+import { checkSyscall } from '../properties/syscall/check.ts';
+import { SYSCALL_PROPERTY_NAMES, type SyscallPropertyName } from '../properties/syscall/properties.ts';
+import type { ItemResult, RunOptions } from './work.ts';
+
+/** Is `spec` the name of a system-call-level design? */
+export const isSyscallDesign = (spec: string): boolean => Object.hasOwn(SYSCALL_DESIGNS, spec);
+
+/** Is `name` a property of the system-call level? */
+export const isSyscallProperty = (name: string): name is SyscallPropertyName =>
+  (SYSCALL_PROPERTY_NAMES as readonly string[]).includes(name);
+
+/** One (design, property) item at the system-call level, as a row of the report. */
+export const runSyscallItem = (
+  name: string,
+  property: SyscallPropertyName,
+  index: number,
+  o: RunOptions,
+): ItemResult => {
+  const t0 = performance.now();
+  const design = SYSCALL_DESIGNS[name]!;
+  const [r] = checkSyscall(design, {
+    properties: [property],
+    runs: o.runs,
+    seed: o.seed,
+    ...(o.timeLimitMs === undefined ? {} : { timeLimit: o.timeLimitMs }),
+  });
+  const c = r!.counterexample;
+  return {
+    index,
+    design: name,
+    designRef: { kind: 'preset', name },
+    property,
+    status: r!.status,
+    runs: r!.runs,
+    seed: o.seed,
+    durationMs: performance.now() - t0,
+    ...(c
+      ? {
+          counterexample: {
+            path: c.path,
+            runsToFailure: c.runsToFailure,
+            shrinks: c.shrinks,
+            operations: c.scenario.ops.length,
+            guests: c.scenario.guests.length,
+            divergence: c.failure,
+            rendering: c.rendering,
+          },
+        }
+      : {}),
+  };
+};
