@@ -83,15 +83,20 @@ const replayCorpus = async (
   designs: readonly LoadedDesign[],
   properties: readonly PropertyName[],
   onDone: () => void,
+  syscallRun: { readonly designs: readonly string[]; readonly properties: readonly string[] },
 ): Promise<CorpusResult[]> => {
   if (files.length === 0) return [];
   const { loadCounterexample, problemLine, scenarioOf } = await import('./counterexample.ts');
-  const loaded = files.map((file) => {
-    const d = loadCounterexample(file);
-    if (!d.ok) throw new UsageError(`bad counterexample in the corpus: ${problemLine(file, d.problem)}`);
-    return { file, c: d.value };
-  });
-  return loaded.map(({ file, c }) => {
+  const { replaySyscallCorpus } = await import('./syscall.ts');
+  const syscall = await replaySyscallCorpus(files, syscallRun, onDone);
+  const loaded = files
+    .filter((file) => !syscall.files.includes(file))
+    .map((file) => {
+      const d = loadCounterexample(file);
+      if (!d.ok) throw new UsageError(`bad counterexample in the corpus: ${problemLine(file, d.problem)}`);
+      return { file, c: d.value };
+    });
+  const machine = loaded.map(({ file, c }): CorpusResult => {
     const t0 = performance.now();
     const design = designs.find((d) => sameDesign(c.design, d));
     const base = { file, design: c.design.name, property: c.property };
@@ -119,6 +124,8 @@ const replayCorpus = async (
         }
       : { ...base, status: 'fixed', durationMs: performance.now() - t0 };
   });
+  const byFile = new Map([...machine, ...syscall.results].map((r) => [r.file, r]));
+  return files.map((f) => byFile.get(f)!);
 };
 
 export const registerCheck = (program: Command): void => {
@@ -215,7 +222,10 @@ export const registerCheck = (program: Command): void => {
         : undefined;
       bar?.start(corpus.length + items.length + syscallItems.length, 0, { what: 'corpus' });
       try {
-        const corpusResults = await replayCorpus(corpus, designs, properties, () => bar?.increment());
+        const corpusResults = await replayCorpus(corpus, designs, properties, () => bar?.increment(), {
+          designs: syscallSpecs,
+          properties: syscallProperties,
+        });
         const workers = Math.min(o.workers, Math.max(1, items.length));
         const timeLimitMs =
           o.timeLimit === undefined
@@ -246,7 +256,7 @@ export const registerCheck = (program: Command): void => {
         }
         for (const x of syscallItems) {
           bar?.update({ what: `${x.name} / ${x.property}` });
-          const r = runSyscallItem(x.name, x.property, x.index, options);
+          const r = await runSyscallItem(x.name, x.property, x.index, options);
           results.push(r);
           done(r);
         }

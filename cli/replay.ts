@@ -79,8 +79,16 @@ export const registerReplay = (program: Command): void => {
       const { failureOf, loadCounterexample, MODEL_VERSION, problemLine, scenarioOf } = await import(
         './counterexample.ts'
       );
-      const decoded = files.map((file) => ({ file, d: loadCounterexample(file) }));
-      const bad = decoded.filter((x) => !x.d.ok);
+      const { isSyscallCounterexampleFile, loadSyscallCounterexample, replaySyscall } = await import(
+        './syscall-counterexample.ts'
+      );
+      // System-call-level files replay on their level; every other file is a machine-level one.
+      const syscallFiles = files.filter(isSyscallCounterexampleFile);
+      const decoded = files
+        .filter((file) => !syscallFiles.includes(file))
+        .map((file) => ({ file, d: loadCounterexample(file) }));
+      const syscallDecoded = syscallFiles.map((file) => ({ file, d: loadSyscallCounterexample(file) }));
+      const bad = [...decoded, ...syscallDecoded].filter((x) => !x.d.ok);
       if (bad.length > 0) {
         for (const x of bad)
           if (!x.d.ok) process.stderr.write(`hyperprop replay: ${problemLine(x.file, x.d.problem)}\n`);
@@ -129,6 +137,25 @@ export const registerReplay = (program: Command): void => {
           rendering,
         };
       });
+      for (const x of syscallDecoded) {
+        if (!x.d.ok) continue;
+        const c = x.d.value;
+        const { failure, rendering } = replaySyscall(c);
+        results.push({
+          file: x.file,
+          design: c.design.name,
+          property: c.property,
+          status: failure ? 'fails' : 'holds',
+          ...(failure ? { failure } : {}),
+          recorded: c.divergence,
+          sameDivergence: sameFailure(failure, c.divergence),
+          notes:
+            c.modelVersion === MODEL_VERSION
+              ? []
+              : [`saved by model version ${c.modelVersion}; this is ${MODEL_VERSION}`],
+          rendering,
+        });
+      }
       if (o.reporter === 'json') process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
       else {
         const out: string[] = [];

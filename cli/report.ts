@@ -15,7 +15,7 @@ export const REPORTERS: readonly Reporter[] = ['text', 'json', 'junit'];
 export interface CorpusResult {
   readonly file: string;
   readonly design: string;
-  readonly property: PropertyName;
+  readonly property: PropertyName | SyscallPropertyName;
   /** still-failing: the property fails on it; fixed: it holds now; skipped: its design or property is not in this run. */
   readonly status: 'still-failing' | 'fixed' | 'skipped';
   readonly divergence?: PropertyFailure;

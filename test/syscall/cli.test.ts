@@ -1,6 +1,9 @@
 /** The system-call-level designs through the real `hyperprop` command: check, list, bad input. */
+
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hyperprop } from '../cli/support.ts';
+import { hyperprop, tempDir } from '../cli/support.ts';
 
 describe('hyperprop at the system-call level', () => {
   it('check --design container: isolation and resource control hold (exit 0)', async () => {
@@ -56,5 +59,45 @@ describe('hyperprop at the system-call level', () => {
       expect(r.status).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     }
+  });
+
+  it('saves a failure as a counterexample file that replay runs again (exit 1) and that the corpus replays', async () => {
+    const cwd = tempDir();
+    const check = await hyperprop(
+      [
+        'check',
+        '--design',
+        'container',
+        '--property',
+        'fault-containment',
+        '--runs',
+        '200',
+        '--seed',
+        '3',
+        '--out',
+        'cx',
+      ],
+      cwd,
+    );
+    expect(check.status).toBe(1);
+    const [file] = readdirSync(join(cwd, 'cx'));
+    expect(file).toMatch(/^container\.fault-containment\.[0-9a-f]{16}\.json$/);
+    const saved = JSON.parse(readFileSync(join(cwd, 'cx', file!), 'utf8'));
+    expect(saved.ops.map((o: { call: { kind: string } }) => o.call.kind)).toContain('crash');
+    const [replay, corpus] = await Promise.all([
+      hyperprop(['replay', join('cx', file!)], cwd),
+      hyperprop(
+        ['check', '--design', 'vm-ept', '--property', 'fault-containment', '--runs', '5', '--corpus', 'cx', '--no-out'],
+        cwd,
+      ),
+    ]);
+    expect(replay.status).toBe(1);
+    expect(replay.stdout).toMatch(/still fails: fault-containment at step \d+ \(the divergence recorded\)/);
+    // The saved scenario is the container's; a run of vm-ept alone skips it.
+    expect(corpus.stdout).toMatch(/1 not in this run/);
+    writeFileSync(join(cwd, 'cx', file!), JSON.stringify({ ...saved, guests: [] }));
+    const bad = await hyperprop(['replay', join('cx', file!)], cwd);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
