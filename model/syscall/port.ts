@@ -79,14 +79,16 @@ export const barePort: KernelPort<Machine> = {
     const processCpu: Cpu = { ...cpu, cpl: 3, cs: SEL.USER_CODE, cr3: space.directory * PAGE_SIZE, regs };
     const r = step({ ...m, cpu: processCpu, tlb: EMPTY_TLB }, userOp(access));
     const next = { ...m, memory: r.machine.memory, tlb: EMPTY_TLB };
-    // The kernel's context is its own again, but a #PF has set the real CR2 (SDM §4.7).
+    // Back in the kernel's context: the process's registers are what the instruction left (EAX
+    // holds the stored or loaded word), and a #PF has set the real CR2 (SDM §4.7).
+    const after: Cpu = { ...cpu, regs: r.machine.cpu.regs, cr2: r.machine.cpu.cr2 };
     if (r.outcome.status === 'faulted')
-      return {
-        m: next,
-        cpu: { ...cpu, cr2: r.machine.cpu.cr2 },
-        result: { kind: 'signal', vector: r.outcome.events[0]!.vector },
-      };
-    return { m: next, cpu, result: { kind: 'value', value: access.kind === 'load' ? r.machine.cpu.regs[0] : 0 } };
+      return { m: next, cpu: after, result: { kind: 'signal', vector: r.outcome.events[0]!.vector } };
+    return {
+      m: next,
+      cpu: after,
+      result: { kind: 'value', value: access.kind === 'load' ? r.machine.cpu.regs[0] : 0 },
+    };
   },
   privileged: (m, cpu, op) => {
     const r = step({ ...m, cpu }, op);

@@ -28,15 +28,18 @@ export const vmPort = (design: Design, g: number): KernelPort<HostMachine> => {
   const run = (h: HostMachine, ops: readonly Op[]): HostMachine =>
     ops.reduce((x, op) => hostStep(design, hostSwitch(design, x, g), op), h);
   const view = (h: HostMachine) => guestView(design, h, g);
+  // The kernel's own work uses EAX as scratch and restores it, as a kernel saves the registers it uses.
+  const scratch = (h: HostMachine, ops: readonly Op[]): HostMachine =>
+    run(h, [...ops, { kind: 'movImm', dst: 0, imm: view(h).cpu.regs[0] }]);
   return {
     setPte: (h, _space, page, pte) =>
-      run(h, [
+      scratch(h, [
         { kind: 'movImm', dst: 0, imm: pte >>> 0 },
         { kind: 'store', va: linear(0, 0, userTableIndex(page)), src: 0 },
         { kind: 'invlpg', va: linear(0, userTableIndex(page)) },
       ]),
     zeroPage: (h, _space, page) =>
-      run(h, [
+      scratch(h, [
         { kind: 'movImm', dst: 0, imm: 0 },
         ...Array.from(
           { length: KERNEL_GEOMETRY.wordsPerPage },
