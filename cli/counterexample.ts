@@ -367,7 +367,6 @@ export const toCounterexampleFile = (
   property: PropertyName,
   c: Pick<Counterexample, 'seed' | 'path' | 'scenario' | 'failure'>,
 ): CounterexampleFile => {
-  const f = c.failure;
   return {
     format: 'hyperprop-counterexample',
     formatVersion: FORMAT_VERSION,
@@ -378,15 +377,18 @@ export const toCounterexampleFile = (
     path: c.path,
     initial: { geometry: c.scenario.geometry, guests: c.scenario.guests },
     ops: c.scenario.ops as CounterexampleFile['ops'],
-    divergence: {
-      step: f.step,
-      ...(f.guest === undefined ? {} : { guest: f.guest }),
-      message: f.message,
-      ...(f.expected === undefined ? {} : { expected: f.expected }),
-      ...(f.actual === undefined ? {} : { actual: f.actual }),
-    },
+    divergence: divergenceOf(c.failure),
   };
 };
+
+/** A property failure as a file's divergence (absent fields left out). */
+export const divergenceOf = (f: PropertyFailure): CounterexampleFile['divergence'] => ({
+  step: f.step,
+  ...(f.guest === undefined ? {} : { guest: f.guest }),
+  message: f.message,
+  ...(f.expected === undefined ? {} : { expected: f.expected }),
+  ...(f.actual === undefined ? {} : { actual: f.actual }),
+});
 
 const encodeSync = Schema.encodeSync(CounterexampleSchema);
 

@@ -16,6 +16,7 @@ import { SYSCALL_PROPERTY_NAMES, type SyscallPropertyName } from '../properties/
 import {
   contentFileName,
   DivergenceSchema,
+  divergenceOf,
   int,
   loadJsonFile,
   MODEL_VERSION,
@@ -135,7 +136,6 @@ export const saveSyscallCounterexample = (
   property: SyscallPropertyName,
   c: Pick<LevelCounterexample<SyscallScenario>, 'seed' | 'path' | 'scenario' | 'failure'>,
 ): string => {
-  const f = c.failure;
   const file: SyscallCounterexampleFile = {
     format: SYSCALL_FORMAT,
     formatVersion: 1,
@@ -146,13 +146,7 @@ export const saveSyscallCounterexample = (
     path: c.path,
     guests: c.scenario.guests,
     ops: c.scenario.ops as SyscallCounterexampleFile['ops'],
-    divergence: {
-      step: f.step,
-      ...(f.guest === undefined ? {} : { guest: f.guest }),
-      message: f.message,
-      ...(f.expected === undefined ? {} : { expected: f.expected }),
-      ...(f.actual === undefined ? {} : { actual: f.actual }),
-    },
+    divergence: divergenceOf(c.failure),
   };
   const body = `${JSON.stringify(Schema.encodeSync(SyscallCounterexampleSchema)(file), null, 2)}\n`;
   return writeAtomically(dir, contentFileName(design, property, body), body);

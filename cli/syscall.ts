@@ -7,7 +7,7 @@ import { checkSyscall } from '../properties/syscall/check.ts';
 import { SYSCALL_PROPERTY_NAMES, type SyscallPropertyName } from '../properties/syscall/properties.ts';
 import { UsageError } from './designs.ts';
 import type { CorpusResult } from './report.ts';
-import type { ItemResult, RunOptions } from './work.ts';
+import { type ItemResult, itemCounterexample, type RunOptions } from './work.ts';
 
 /** Is `spec` the name of a system-call-level design? */
 export const isSyscallDesign = (spec: string): boolean => Object.hasOwn(SYSCALL_DESIGNS, spec);
@@ -46,20 +46,7 @@ export const runSyscallItem = async (
     runs: r!.runs,
     seed: o.seed,
     durationMs: performance.now() - t0,
-    ...(c
-      ? {
-          counterexample: {
-            ...(file === undefined ? {} : { file }),
-            path: c.path,
-            runsToFailure: c.runsToFailure,
-            shrinks: c.shrinks,
-            operations: c.scenario.ops.length,
-            guests: c.scenario.guests.length,
-            divergence: c.failure,
-            rendering: c.rendering,
-          },
-        }
-      : {}),
+    ...(c ? { counterexample: itemCounterexample(c, file) } : {}),
   };
 };
 

@@ -4,6 +4,7 @@
  * result wherever it runs.
  */
 import { check } from '../properties/check.ts';
+import type { LevelCounterexample, Sequence } from '../properties/level.ts';
 import type { PropertyFailure, PropertyName } from '../properties/property.ts';
 import type { SyscallPropertyName } from '../properties/syscall/properties.ts';
 import type { DesignRef } from './counterexample.ts';
@@ -99,18 +100,20 @@ export const runItem = async (loaded: LoadedDesign, item: WorkItem, o: RunOption
     const { saveCounterexample, toCounterexampleFile } = await import('./counterexample.ts');
     file = saveCounterexample(o.out, toCounterexampleFile(loaded.ref, item.property, c));
   }
-  return {
-    ...base,
-    durationMs: performance.now() - t0,
-    counterexample: {
-      ...(file === undefined ? {} : { file }),
-      path: c.path,
-      runsToFailure: c.runsToFailure,
-      shrinks: c.shrinks,
-      operations: c.scenario.ops.length,
-      guests: c.scenario.guests.length,
-      divergence: c.failure,
-      rendering: c.rendering,
-    },
-  };
+  return { ...base, durationMs: performance.now() - t0, counterexample: itemCounterexample(c, file) };
 };
+
+/** A checker's counterexample (of any level), as a report row shows it. */
+export const itemCounterexample = (
+  c: LevelCounterexample<Sequence>,
+  file: string | undefined,
+): NonNullable<ItemResult['counterexample']> => ({
+  ...(file === undefined ? {} : { file }),
+  path: c.path,
+  runsToFailure: c.runsToFailure,
+  shrinks: c.shrinks,
+  operations: c.scenario.ops.length,
+  guests: c.scenario.guests.length,
+  divergence: c.failure,
+  rendering: c.rendering,
+});
