@@ -90,6 +90,22 @@ export interface Kernel {
 /** Page-table index of user page `page`. */
 export const userTableIndex = (page: number): number => FIRST_USER_TABLE_INDEX + page;
 
+let bootedMachine: Machine | undefined;
+/**
+ * The machine a kernel boots on: the standard boot layout of KERNEL_GEOMETRY at ring 0 with
+ * interrupts enabled and the user pages unmapped. The same immutable value every time, so it is
+ * built once (booting is most of a short scenario's cost).
+ */
+export const kernelMachine = (): Machine => {
+  if (bootedMachine) return bootedMachine;
+  const f = bootFrames(KERNEL_GEOMETRY);
+  let m = bootMachine({ geometry: KERNEL_GEOMETRY, cpl: 0, eflags: EFLAGS.IF });
+  for (let p = 0; p < USER_PAGES; p++)
+    m = { ...m, memory: writeWord(m.memory, f.pageTable(0) * PAGE_SIZE + userTableIndex(p) * 4, 0) };
+  bootedMachine = m;
+  return m;
+};
+
 /** A kernel and the machine it runs on. */
 export interface Booted {
   readonly kernel: Kernel;
@@ -104,11 +120,10 @@ export interface Booted {
 export const bootKernel = (groups: readonly GroupSpec[]): Booted => {
   const g = KERNEL_GEOMETRY;
   const f = bootFrames(g);
-  let machine = bootMachine({ geometry: g, cpl: 0, eflags: EFLAGS.IF });
+  let machine = kernelMachine();
   const w = (pa: number, v: number) => {
     machine = { ...machine, memory: writeWord(machine.memory, pa, v) };
   };
-  for (let p = 0; p < USER_PAGES; p++) w(f.pageTable(0) * PAGE_SIZE + userTableIndex(p) * 4, 0);
   let free: number[] = [];
   for (let p = 0; p < USER_PAGES; p++) free.push(f.data(0, userTableIndex(p)));
   for (let x = f.firstSpare; x < g.frames; x++) free.push(x);

@@ -50,7 +50,7 @@ export const syscallEquivalence: SyscallProperty = {
     for (const s of trace.steps) {
       if (!beforeOthersCrash(scenario, s.index) || !inInterface(scenario, s.guest, s.call)) continue;
       if (sameResult(s.result, s.reference)) continue;
-      const ring = ringOf(s.kernels, s.guest);
+      const ring = ringOf(s.kernels(), s.guest);
       const why =
         s.call.kind === 'privileged'
           ? ` [kernel-mode instruction: this design runs the guest's own code at ring ${ring}${ring === 3 ? ', so the guest has no kernel of its own' : ''}]`
@@ -126,7 +126,7 @@ export const syscallResourceControl: SyscallProperty = {
   description:
     "no guest holds more memory than its quota; no guest maps another's frames or changes another's (or the host's) files",
   check: (_design, scenario, trace) => {
-    let before = trace.initial;
+    let before = trace.initial();
     for (const s of trace.steps) {
       if (scenario.ops.slice(0, s.index).some((o) => o.call.kind === 'crash')) return undefined;
       const fail = (message: string, expected: string, actual: string): PropertyFailure => ({
@@ -136,7 +136,8 @@ export const syscallResourceControl: SyscallProperty = {
         expected,
         actual,
       });
-      for (const [ai, a] of s.kernels.entries()) {
+      const kernels = s.kernels();
+      for (const [ai, a] of kernels.entries()) {
         for (const x of a.kernel.groups) {
           const quota = scenario.guests[x.spec.guest]!.quota;
           if (charged(x) > quota)
@@ -183,7 +184,7 @@ export const syscallResourceControl: SyscallProperty = {
             );
         }
       }
-      before = s.kernels;
+      before = kernels;
     }
     return undefined;
   },

@@ -24,12 +24,12 @@ export interface SyscallStep {
   readonly result: SysResult;
   /** What its own kernel alone showed it. */
   readonly reference: SysResult;
-  /** The design's kernels after the step. */
-  readonly kernels: readonly KernelAudit[];
+  /** The design's kernels after the step (computed when a property asks: reading a VM's needs its guest view). */
+  readonly kernels: () => readonly KernelAudit[];
 }
 
 export interface SyscallTrace {
-  readonly initial: readonly KernelAudit[];
+  readonly initial: () => readonly KernelAudit[];
   readonly steps: readonly SyscallStep[];
 }
 
@@ -40,14 +40,16 @@ export const runSyscallScenario = (
   ops: readonly SyscallOp[] = s.ops,
 ): SyscallTrace => {
   let world = design.boot(s.guests);
-  const initial = design.kernels(world);
+  const w0 = world;
+  const initial = () => design.kernels(w0);
   const refs: KernelRun<Machine>[] = s.guests.map((x, g) => referenceBoot(g, x));
   const steps: SyscallStep[] = ops.map(({ guest, call }, index) => {
     const r = design.call(world, guest, call);
     world = r.world;
     const ref = referenceCall(s.guests[guest]!, refs[guest]!, call);
     refs[guest] = ref;
-    return { index, guest, call, result: r.result, reference: ref.result, kernels: design.kernels(world) };
+    const after = world;
+    return { index, guest, call, result: r.result, reference: ref.result, kernels: () => design.kernels(after) };
   });
   return { initial, steps };
 };
