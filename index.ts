@@ -14,3 +14,7 @@ export * from './properties/devices.ts';
 export * from './properties/property.ts';
 export * from './properties/refinement.ts';
 export * from './properties/trace.ts';
+// The system-call level (containers, VMs with their own kernel, API translation), as one namespace.
+export * as syscall from './model/syscall/index.ts';
+export * from './properties/syscall/check.ts';
+export * from './properties/syscall/properties.ts';
