@@ -92,7 +92,8 @@ export const SYSCALL_MUTANTS: readonly Mutant[] = Object.freeze([
     base: 'container',
     area: 'containers',
     bugClass: 'no memory cgroup limit: one container allocates all free memory and starves another (a noisy neighbour)',
-    reference: 'CVE-2018-1000138-class resource exhaustion; Docker without --memory; cgroups(7) memory controller',
+    reference:
+      "Docker's default: 'by default, a container has no resource constraints' (docker run --memory unset); cgroups(7) memory controller",
     property: 'isolation',
     minimalLength: 2,
     minimalWhy:
