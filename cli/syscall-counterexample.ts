@@ -96,8 +96,16 @@ export const loadSyscallCounterexample = (
   | { readonly ok: true; readonly value: SyscallCounterexampleFile }
   | { readonly ok: false; readonly problem: Problem } => {
   const p = loadJsonFile(file);
-  if (!p.ok) return p;
-  const r = decodeEither(p.json);
+  return p.ok ? decodeSyscallCounterexample(p.json) : p;
+};
+
+/** Decode and validate a parsed JSON value as a system-call-level counterexample. */
+export const decodeSyscallCounterexample = (
+  json: unknown,
+):
+  | { readonly ok: true; readonly value: SyscallCounterexampleFile }
+  | { readonly ok: false; readonly problem: Problem } => {
+  const r = decodeEither(json);
   if (r._tag === 'Left') {
     const [issue] = ParseResult.ArrayFormatter.formatErrorSync(r.left);
     const where = (issue?.path ?? []).map((x) => (typeof x === 'number' ? `[${x}]` : `.${String(x)}`)).join('');

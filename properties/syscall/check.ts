@@ -54,6 +54,37 @@ const simplifyCalls: ShrinkPass<SyscallScenario> = (current, attempt) => {
   }
 };
 
+/**
+ * One large allocation may stand for several calls that together take memory: try each
+ * allocation at every larger size up to a whole machine's free memory (largest first), so the
+ * calls it stood in for can then be dropped.
+ */
+const growAllocations: ShrinkPass<SyscallScenario> = (current, attempt) => {
+  for (let i = 0; i < current().ops.length; i++) {
+    for (let pages = 16; pages > 1; pages--) {
+      const s = current();
+      const o = s.ops[i];
+      if (o?.call.kind !== 'alloc' || o.call.pages >= pages) break;
+      if (attempt({ ...s, ops: s.ops.map((x, j) => (j === i ? { ...x, call: { kind: 'alloc', pages } } : x)) })) break;
+    }
+  }
+};
+
+/** Guests that make no call still shape the shared kernel (their groups take frames): drop them early. */
+const dropIdleGuests =
+  (minGuests: number): ShrinkPass<SyscallScenario> =>
+  (current, attempt) => {
+    for (let g = current().guests.length - 1; g >= 0; g--) {
+      const s = current();
+      if (s.guests.length <= minGuests || g >= s.guests.length || s.ops.some((o) => o.guest === g)) continue;
+      attempt({
+        ...s,
+        guests: s.guests.filter((_, j) => j !== g),
+        ops: s.ops.map((o) => (o.guest > g ? { ...o, guest: o.guest - 1 } : o)),
+      });
+    }
+  };
+
 /** The plainest quotas: every guest's quota at the generator's largest (so a quota shows only when it matters). */
 const plainQuotas: ShrinkPass<SyscallScenario> = (current, attempt) => {
   current().guests.forEach((_, g) => {
@@ -85,13 +116,15 @@ export const syscallLevel = (
 ): Level<SyscallScenario, SyscallPropertyName> => ({
   scenarios: () => arbSyscallScenario({ ...options, abi: design.abi }),
   check: (name, s) => checkSyscallScenario(design, name, s),
-  minimize: (name, s0) =>
-    minimizeSequence(
+  minimize: (name, s0) => {
+    const minGuests = name === 'isolation' || name === 'fault-containment' ? 2 : 1;
+    return minimizeSequence(
       s0,
       (s) => checkSyscallScenario(design, name, s),
-      [dropOperations<SyscallScenario>(), simplifyCalls, plainQuotas],
-      name === 'isolation' || name === 'fault-containment' ? 2 : 1,
-    ),
+      [dropIdleGuests(minGuests), growAllocations, dropOperations<SyscallScenario>(), simplifyCalls, plainQuotas],
+      minGuests,
+    );
+  },
   render: (_name, s, failure) => renderSyscallTrace(design, s, failure),
   length: (s) => s.ops.length,
 });
