@@ -3,14 +3,18 @@
  *
  * The reference machine (a faithful subset of 32-bit x86 as pure functions): its state types,
  * `step` / `permitted` / `stepWith`, the page-table walker and its x86 format, the TLB as the
- * architecture permits it, a standard boot machine, and the Popek–Goldberg classification.
+ * architecture permits it, a standard boot machine, and the Popek–Goldberg classification; and the
+ * system-call level (containers, VMs with their own kernel, API translation) as the `syscall` namespace.
  */
 
 export * from './generators/host.ts';
 export * from './model/index.ts';
+export * as syscall from './model/syscall/index.ts';
 export * from './properties/check.ts';
 export * from './properties/classify.ts';
 export * from './properties/devices.ts';
 export * from './properties/property.ts';
 export * from './properties/refinement.ts';
+export * from './properties/syscall/check.ts';
+export * from './properties/syscall/properties.ts';
 export * from './properties/trace.ts';

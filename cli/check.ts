@@ -9,6 +9,7 @@ import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { checkScenario } from '../properties/check.ts';
 import { PROPERTY_NAMES, type PropertyName } from '../properties/property.ts';
+import { SYSCALL_PROPERTY_NAMES, type SyscallPropertyName } from '../properties/syscall/properties.ts';
 import { defaultDesigns, type LoadedDesign, loadDesign, sameDesign, UsageError } from './designs.ts';
 import { runInWorkers } from './pool.ts';
 import { renderReplay } from './replay-render.ts';
@@ -22,6 +23,7 @@ import {
   summarize,
   summaryTable,
 } from './report.ts';
+import { isSyscallDesign, isSyscallProperty, runSyscallItem } from './syscall.ts';
 import { type ItemResult, inShard, parseShard, type RunOptions, runItem, workItems } from './work.ts';
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
@@ -82,15 +84,20 @@ const replayCorpus = async (
   designs: readonly LoadedDesign[],
   properties: readonly PropertyName[],
   onDone: () => void,
+  syscallRun: { readonly designs: readonly string[]; readonly properties: readonly string[] },
 ): Promise<CorpusResult[]> => {
   if (files.length === 0) return [];
   const { loadCounterexample, problemLine, scenarioOf } = await import('./counterexample.ts');
-  const loaded = files.map((file) => {
-    const d = loadCounterexample(file);
-    if (!d.ok) throw new UsageError(`bad counterexample in the corpus: ${problemLine(file, d.problem)}`);
-    return { file, c: d.value };
-  });
-  return loaded.map(({ file, c }) => {
+  const { replaySyscallCorpus } = await import('./syscall.ts');
+  const syscall = await replaySyscallCorpus(files, syscallRun, onDone);
+  const loaded = files
+    .filter((file) => !syscall.files.includes(file))
+    .map((file) => {
+      const d = loadCounterexample(file);
+      if (!d.ok) throw new UsageError(`bad counterexample in the corpus: ${problemLine(file, d.problem)}`);
+      return { file, c: d.value };
+    });
+  const machine = loaded.map(({ file, c }): CorpusResult => {
     const t0 = performance.now();
     const design = designs.find((d) => sameDesign(c.design, d));
     const base = { file, design: c.design.name, property: c.property };
@@ -118,6 +125,8 @@ const replayCorpus = async (
         }
       : { ...base, status: 'fixed', durationMs: performance.now() - t0 };
   });
+  const byFile = new Map([...machine, ...syscall.results].map((r) => [r.file, r]));
+  return files.map((f) => byFile.get(f)!);
 };
 
 export const registerCheck = (program: Command): void => {
@@ -131,7 +140,11 @@ export const registerCheck = (program: Command): void => {
       'a preset or a path to a .ts design file; repeatable (default: shadow, ept, passthrough, those of them that exist)',
       collect,
     )
-    .option('--property <name>', `one of ${PROPERTY_NAMES.join(', ')}; repeatable (default: all)`, collect)
+    .option(
+      '--property <name>',
+      `one of ${PROPERTY_NAMES.join(', ')} (machine level), ${SYSCALL_PROPERTY_NAMES.join(', ')} (system-call level); repeatable (default: all of each design's level)`,
+      collect,
+    )
     .option(
       '--runs <n>',
       'scenarios per (design, property) (default: 100; unbounded with --time-limit alone)',
@@ -166,20 +179,40 @@ export const registerCheck = (program: Command): void => {
       if (o.shard !== undefined && !shard)
         throw new UsageError(`--shard must be K/N with 1 <= K <= N, not '${o.shard}'`);
       const properties: PropertyName[] = [];
-      for (const p of o.property ?? PROPERTY_NAMES) {
-        if (!(PROPERTY_NAMES as readonly string[]).includes(p))
-          throw new UsageError(`unknown property '${p}': properties are ${PROPERTY_NAMES.join(', ')}`);
-        if (!properties.includes(p as PropertyName)) properties.push(p as PropertyName);
+      const syscallProperties: SyscallPropertyName[] = [];
+      for (const p of o.property ?? [...PROPERTY_NAMES, ...SYSCALL_PROPERTY_NAMES]) {
+        const known = (PROPERTY_NAMES as readonly string[]).includes(p) || isSyscallProperty(p);
+        if (!known)
+          throw new UsageError(
+            `unknown property '${p}': properties are ${[...new Set([...PROPERTY_NAMES, ...SYSCALL_PROPERTY_NAMES])].join(', ')}`,
+          );
+        if ((PROPERTY_NAMES as readonly string[]).includes(p) && !properties.includes(p as PropertyName))
+          properties.push(p as PropertyName);
+        if (isSyscallProperty(p) && !syscallProperties.includes(p)) syscallProperties.push(p);
       }
       const specs = o.design ?? defaultDesigns();
+      // System-call-level designs (containers, VMs with their own kernel, API translation) run on
+      // their level's runner; every other design is a hosted-machine design.
+      const syscallSpecs = [...new Set(specs.filter(isSyscallDesign))];
       const designs: LoadedDesign[] = [];
-      for (const spec of specs) designs.push(await loadDesign(spec));
+      for (const spec of specs) if (!isSyscallDesign(spec)) designs.push(await loadDesign(spec));
       const seed = o.seed ?? Date.now() % 2 ** 31;
       const runs = o.runs ?? (o.timeLimit === undefined ? 100 : 1_000_000_000);
       const reporter = o.reporter as Reporter;
 
       const corpus = o.corpus === false ? [] : inShard(corpusFiles(o.corpus), shard);
       const items = inShard(workItems(designs.length, properties), shard);
+      const machineItems = designs.length * properties.length;
+      const syscallItems = inShard(
+        syscallSpecs.flatMap((name, d) =>
+          syscallProperties.map((property, p) => ({
+            index: machineItems + d * syscallProperties.length + p,
+            name,
+            property,
+          })),
+        ),
+        shard,
+      );
       const tty = process.stderr.isTTY === true && o.progress;
       const bar = tty
         ? new cliProgress.SingleBar(
@@ -192,14 +225,17 @@ export const registerCheck = (program: Command): void => {
             cliProgress.Presets.shades_classic,
           )
         : undefined;
-      bar?.start(corpus.length + items.length, 0, { what: 'corpus' });
+      bar?.start(corpus.length + items.length + syscallItems.length, 0, { what: 'corpus' });
       try {
-        const corpusResults = await replayCorpus(corpus, designs, properties, () => bar?.increment());
+        const corpusResults = await replayCorpus(corpus, designs, properties, () => bar?.increment(), {
+          designs: syscallSpecs,
+          properties: syscallProperties,
+        });
         const workers = Math.min(o.workers, Math.max(1, items.length));
         const timeLimitMs =
           o.timeLimit === undefined
             ? undefined
-            : Math.max(1, Math.floor((o.timeLimit * 1000 * workers) / Math.max(1, items.length)));
+            : Math.max(1, Math.floor((o.timeLimit * 1000 * workers) / Math.max(1, items.length + syscallItems.length)));
         const options: RunOptions = {
           runs,
           seed,
@@ -224,6 +260,12 @@ export const registerCheck = (program: Command): void => {
             done(r);
           }
         }
+        for (const x of syscallItems) {
+          bar?.update({ what: `${x.name} / ${x.property}` });
+          const r = await runSyscallItem(x.name, x.property, x.index, options);
+          results.push(r);
+          done(r);
+        }
         bar?.stop();
         const report: CheckReport = {
           tool: 'hyperprop',
@@ -232,8 +274,11 @@ export const registerCheck = (program: Command): void => {
           runs,
           ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: o.timeLimit }),
           ...(shard ? { shard } : {}),
-          designs: designs.map((d) => d.ref),
-          properties,
+          designs: [...designs.map((d) => d.ref), ...syscallSpecs.map((name) => ({ kind: 'preset' as const, name }))],
+          properties:
+            syscallSpecs.length > 0
+              ? [...properties, ...syscallProperties.filter((p) => !properties.includes(p as PropertyName))]
+              : properties,
           corpus: corpusResults,
           results,
           summary: summarize(corpusResults, results),

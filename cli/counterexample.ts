@@ -33,14 +33,14 @@ export const MODEL_VERSION: string = PACKAGE.version;
 // ---------------------------------------------------------------------------------------------
 // The schema.
 
-const int = (min: number, max: number) => Schema.Int.pipe(Schema.between(min, max));
-const U32 = int(0, 0xffff_ffff).annotations({ identifier: 'U32', description: 'an unsigned 32-bit integer' });
+export const int = (min: number, max: number) => Schema.Int.pipe(Schema.between(min, max));
+export const U32 = int(0, 0xffff_ffff).annotations({ identifier: 'U32', description: 'an unsigned 32-bit integer' });
 const Aligned = U32.pipe(Schema.multipleOf(4)).annotations({
   identifier: 'LinearAddress',
   description: 'a 4-aligned 32-bit linear address',
 });
 const Reg = Schema.Literal(0, 1, 2, 3).annotations({ identifier: 'Reg', description: 'EAX=0, ECX=1, EDX=2, EBX=3' });
-const Text = (max: number) => Schema.String.pipe(Schema.maxLength(max));
+export const Text = (max: number) => Schema.String.pipe(Schema.maxLength(max));
 
 const k = <K extends string>(kind: K) => ({ kind: Schema.Literal(kind) });
 const vaOp = <K extends string>(kind: K) => Schema.Struct({ ...k(kind), va: Aligned });
@@ -123,7 +123,7 @@ const DesignRefSchema = Schema.Union(
     'a preset by name, or a design file by path and sha256 (replay never loads it from here: pass --design FILE)',
 });
 
-const DivergenceSchema = Schema.Struct({
+export const DivergenceSchema = Schema.Struct({
   step: int(0, 100_000),
   guest: Schema.optionalWith(int(0, 63), { exact: true }),
   message: Text(20_000),
@@ -275,8 +275,13 @@ export const decodeCounterexample = (json: unknown): Decoded => {
   return p ? { ok: false, problem: p } : { ok: true, value: r.right };
 };
 
-/** Decode and validate a file's bytes (the size limit applies here too). */
-export const parseCounterexample = (bytes: Uint8Array): Decoded => {
+/** A file's JSON value, or what is wrong with its bytes. */
+export type ParsedJson =
+  | { readonly ok: true; readonly json: unknown }
+  | { readonly ok: false; readonly problem: Problem };
+
+/** Parse a file's bytes as JSON (the size limit applies here too). */
+export const parseJsonBytes = (bytes: Uint8Array): ParsedJson => {
   if (bytes.length > MAX_COUNTEREXAMPLE_BYTES)
     return {
       ok: false,
@@ -289,20 +294,24 @@ export const parseCounterexample = (bytes: Uint8Array): Decoded => {
     return { ok: false, problem: { where: '', message: 'not UTF-8 text' } };
   }
   if (text.trim() === '') return { ok: false, problem: { where: '', message: 'empty file' } };
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    return { ok: true, json: JSON.parse(text) };
   } catch (e) {
     return {
       ok: false,
       problem: { where: '', message: `not JSON (${oneLine(e instanceof Error ? e.message : String(e), 160)})` },
     };
   }
-  return decodeCounterexample(json);
 };
 
-/** Read, decode and validate a counterexample file: the size is checked before anything is read. */
-export const loadCounterexample = (file: string): Decoded => {
+/** Decode and validate a file's bytes (the size limit applies here too). */
+export const parseCounterexample = (bytes: Uint8Array): Decoded => {
+  const p = parseJsonBytes(bytes);
+  return p.ok ? decodeCounterexample(p.json) : p;
+};
+
+/** Read a file's JSON value: the size is checked before anything is read. */
+export const loadJsonFile = (file: string): ParsedJson => {
   let size: number;
   try {
     const st = statSync(file);
@@ -329,7 +338,13 @@ export const loadCounterexample = (file: string): Decoded => {
       problem: { where: '', message: `cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})` },
     };
   }
-  return parseCounterexample(bytes);
+  return parseJsonBytes(bytes);
+};
+
+/** Read, decode and validate a counterexample file: the size is checked before anything is read. */
+export const loadCounterexample = (file: string): Decoded => {
+  const p = loadJsonFile(file);
+  return p.ok ? decodeCounterexample(p.json) : p;
 };
 
 /** `FILE: at WHERE: MESSAGE`, the one line a user sees. */
@@ -354,7 +369,6 @@ export const toCounterexampleFile = (
   property: PropertyName,
   c: Pick<Counterexample, 'seed' | 'path' | 'scenario' | 'failure'>,
 ): CounterexampleFile => {
-  const f = c.failure;
   return {
     format: 'hyperprop-counterexample',
     formatVersion: FORMAT_VERSION,
@@ -365,27 +379,34 @@ export const toCounterexampleFile = (
     path: c.path,
     initial: { geometry: c.scenario.geometry, guests: c.scenario.guests },
     ops: c.scenario.ops as CounterexampleFile['ops'],
-    divergence: {
-      step: f.step,
-      ...(f.guest === undefined ? {} : { guest: f.guest }),
-      message: f.message,
-      ...(f.expected === undefined ? {} : { expected: f.expected }),
-      ...(f.actual === undefined ? {} : { actual: f.actual }),
-    },
+    divergence: divergenceOf(c.failure),
   };
 };
+
+/** A property failure as a file's divergence (absent fields left out). */
+export const divergenceOf = (f: PropertyFailure): CounterexampleFile['divergence'] => ({
+  step: f.step,
+  ...(f.guest === undefined ? {} : { guest: f.guest }),
+  message: f.message,
+  ...(f.expected === undefined ? {} : { expected: f.expected }),
+  ...(f.actual === undefined ? {} : { actual: f.actual }),
+});
 
 const encodeSync = Schema.encodeSync(CounterexampleSchema);
 
 /** The file's text: keys in the schema's order, so equal counterexamples give equal bytes. */
 export const encodeCounterexample = (c: CounterexampleFile): string => `${JSON.stringify(encodeSync(c), null, 2)}\n`;
 
-/** The file name: design, property and the content's hash (equal contents, equal names). */
-export const counterexampleFileName = (c: CounterexampleFile, body = encodeCounterexample(c)): string => {
+/** A file name from a design's name, a property and the content's hash (equal contents, equal names). */
+export const contentFileName = (design: string, property: string, body: string): string => {
   const slug = (s: string) => s.replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 40);
   const hash = createHash('sha256').update(body).digest('hex').slice(0, 16);
-  return `${slug(c.design.name)}.${c.property}.${hash}.json`;
+  return `${slug(design)}.${property}.${hash}.json`;
 };
+
+/** The file name: design, property and the content's hash (equal contents, equal names). */
+export const counterexampleFileName = (c: CounterexampleFile, body = encodeCounterexample(c)): string =>
+  contentFileName(c.design.name, c.property, body);
 
 /**
  * Save atomically (a uniquely named temporary file, then rename): parallel writers of the same
@@ -393,7 +414,12 @@ export const counterexampleFileName = (c: CounterexampleFile, body = encodeCount
  */
 export const saveCounterexample = (dir: string, c: CounterexampleFile): string => {
   const body = encodeCounterexample(c);
-  const file = join(dir, counterexampleFileName(c, body));
+  return writeAtomically(dir, counterexampleFileName(c, body), body);
+};
+
+/** Write `body` to `dir/name` atomically (a uniquely named temporary file, then rename). */
+export const writeAtomically = (dir: string, name: string, body: string): string => {
+  const file = join(dir, name);
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
   try {

@@ -9,6 +9,7 @@ import { relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PRESETS } from '../model/designs/presets.ts';
 import { type Design, isDesign } from '../model/host/design.ts';
+import { SYSCALL_DESIGNS } from '../model/syscall/presets.ts';
 import type { DesignRef } from './counterexample.ts';
 
 /** The three configurations every suite runs (DESIGN.md §3), those of them that exist. */
@@ -46,7 +47,7 @@ export const loadDesign = async (spec: string): Promise<LoadedDesign> => {
   }
   if (!looksLikeFile(spec))
     throw new UsageError(
-      `unknown design '${spec}': presets are ${Object.keys(PRESETS).join(', ')}; a design file is a path such as ./my-design.ts`,
+      `unknown design '${spec}': presets are ${Object.keys(PRESETS).join(', ')}; system-call-level designs are ${Object.keys(SYSCALL_DESIGNS).join(', ')}; a design file is a path such as ./my-design.ts`,
     );
   const abs = resolve(spec);
   try {

@@ -5,9 +5,11 @@
 import { writeFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { PRESETS } from '../model/designs/presets.ts';
+import { SYSCALL_DESIGNS } from '../model/syscall/presets.ts';
 import { PROPERTIES } from '../properties/check.ts';
 import { classify, renderClassification } from '../properties/classify.ts';
 import { PROPERTY_NAMES } from '../properties/property.ts';
+import { SYSCALL_PROPERTIES, SYSCALL_PROPERTY_NAMES } from '../properties/syscall/properties.ts';
 import { intOption } from './check.ts';
 import { defaultDesigns } from './designs.ts';
 
@@ -24,15 +26,31 @@ export const registerList = (program: Command): void => {
         description: d.description,
       }));
       const properties = PROPERTY_NAMES.map((name) => ({ name, description: PROPERTIES[name].description }));
+      const syscallDesigns = Object.entries(SYSCALL_DESIGNS).map(([name, d]) => ({
+        name,
+        structure: d.structure,
+        description: d.description,
+      }));
+      const syscallProperties = SYSCALL_PROPERTY_NAMES.map((name) => ({
+        name,
+        description: SYSCALL_PROPERTIES[name].description,
+      }));
       if (o.reporter === 'json') {
-        process.stdout.write(`${JSON.stringify({ designs, properties }, null, 2)}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ designs, properties, syscallDesigns, syscallProperties }, null, 2)}\n`,
+        );
         return;
       }
-      const w = Math.max(...designs.map((d) => d.name.length), ...properties.map((p) => p.name.length)) + 2;
+      const w =
+        Math.max(...[...designs, ...properties, ...syscallDesigns, ...syscallProperties].map((x) => x.name.length)) + 2;
       const lines = ['designs (* checked by default):'];
       for (const d of designs) lines.push(`  ${(d.default ? '* ' : '  ') + d.name.padEnd(w)}${d.description}`);
       lines.push('', 'properties:');
       for (const p of properties) lines.push(`    ${p.name.padEnd(w)}${p.description}`);
+      lines.push('', 'system-call-level designs (check them by name with --design):');
+      for (const d of syscallDesigns) lines.push(`    ${d.name.padEnd(w)}${d.description}`);
+      lines.push('', 'system-call-level properties:');
+      for (const p of syscallProperties) lines.push(`    ${p.name.padEnd(w)}${p.description}`);
       process.stdout.write(`${lines.join('\n')}\n`);
     });
   program

@@ -76,11 +76,25 @@ export const registerReplay = (program: Command): void => {
     )
     .addOption(new Option('--reporter <r>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (files: string[], o: { design?: string[]; reporter: 'text' | 'json' }) => {
-      const { failureOf, loadCounterexample, MODEL_VERSION, problemLine, scenarioOf } = await import(
+      const { decodeCounterexample, failureOf, loadJsonFile, MODEL_VERSION, problemLine, scenarioOf } = await import(
         './counterexample.ts'
       );
-      const decoded = files.map((file) => ({ file, d: loadCounterexample(file) }));
-      const bad = decoded.filter((x) => !x.d.ok);
+      const { decodeSyscallCounterexample, isSyscallCounterexampleJson, replaySyscall } = await import(
+        './syscall-counterexample.ts'
+      );
+      // Each file is read once; a system-call-level file (by its format) replays on its level.
+      const parsed = files.map((file) => ({ file, p: loadJsonFile(file) }));
+      const isSyscall = (x: (typeof parsed)[number]) => x.p.ok && isSyscallCounterexampleJson(x.p.json);
+      const decoded = parsed
+        .filter((x) => !isSyscall(x))
+        .map(({ file, p }) => ({ file, d: p.ok ? decodeCounterexample(p.json) : p }));
+      const syscallDecoded = parsed
+        .filter(isSyscall)
+        .map(({ file, p }) => ({ file, d: decodeSyscallCounterexample(p.ok ? p.json : undefined) }));
+      const position = new Map(files.map((f, i) => [f, i]));
+      const bad = [...decoded, ...syscallDecoded]
+        .filter((x) => !x.d.ok)
+        .sort((a, b) => position.get(a.file)! - position.get(b.file)!);
       if (bad.length > 0) {
         for (const x of bad)
           if (!x.d.ok) process.stderr.write(`hyperprop replay: ${problemLine(x.file, x.d.problem)}\n`);
@@ -129,6 +143,25 @@ export const registerReplay = (program: Command): void => {
           rendering,
         };
       });
+      for (const x of syscallDecoded) {
+        if (!x.d.ok) continue;
+        const c = x.d.value;
+        const { failure, rendering } = replaySyscall(c);
+        results.push({
+          file: x.file,
+          design: c.design.name,
+          property: c.property,
+          status: failure ? 'fails' : 'holds',
+          ...(failure ? { failure } : {}),
+          recorded: c.divergence,
+          sameDivergence: sameFailure(failure, c.divergence),
+          notes:
+            c.modelVersion === MODEL_VERSION
+              ? []
+              : [`saved by model version ${c.modelVersion}; this is ${MODEL_VERSION}`],
+          rendering,
+        });
+      }
       if (o.reporter === 'json') process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
       else {
         const out: string[] = [];

@@ -4,6 +4,7 @@
  * per property, one suite for the regression corpus).
  */
 import type { PropertyFailure, PropertyName } from '../properties/property.ts';
+import type { SyscallPropertyName } from '../properties/syscall/properties.ts';
 import type { DesignRef } from './counterexample.ts';
 import type { ItemResult, Shard } from './work.ts';
 
@@ -14,7 +15,7 @@ export const REPORTERS: readonly Reporter[] = ['text', 'json', 'junit'];
 export interface CorpusResult {
   readonly file: string;
   readonly design: string;
-  readonly property: PropertyName;
+  readonly property: PropertyName | SyscallPropertyName;
   /** still-failing: the property fails on it; fixed: it holds now; skipped: its design or property is not in this run. */
   readonly status: 'still-failing' | 'fixed' | 'skipped';
   readonly divergence?: PropertyFailure;
@@ -30,7 +31,7 @@ export interface CheckReport {
   readonly timeLimitSeconds?: number;
   readonly shard?: Shard;
   readonly designs: readonly DesignRef[];
-  readonly properties: readonly PropertyName[];
+  readonly properties: readonly (PropertyName | SyscallPropertyName)[];
   readonly corpus: readonly CorpusResult[];
   readonly results: readonly ItemResult[];
   readonly summary: {

@@ -5,7 +5,9 @@
  */
 import { arbNetScenario } from '../generators/net.ts';
 import { check } from '../properties/check.ts';
+import type { LevelCounterexample, Sequence } from '../properties/level.ts';
 import type { PropertyFailure, PropertyName } from '../properties/property.ts';
+import type { SyscallPropertyName } from '../properties/syscall/properties.ts';
 import type { DesignRef } from './counterexample.ts';
 import type { LoadedDesign } from './designs.ts';
 
@@ -58,7 +60,7 @@ export interface ItemResult {
   readonly index: number;
   readonly design: string;
   readonly designRef: DesignRef;
-  readonly property: PropertyName;
+  readonly property: PropertyName | SyscallPropertyName;
   readonly status: 'passed' | 'failed';
   readonly runs: number;
   readonly seed: number;
@@ -102,18 +104,20 @@ export const runItem = async (loaded: LoadedDesign, item: WorkItem, o: RunOption
     const { saveCounterexample, toCounterexampleFile } = await import('./counterexample.ts');
     file = saveCounterexample(o.out, toCounterexampleFile(loaded.ref, item.property, c));
   }
-  return {
-    ...base,
-    durationMs: performance.now() - t0,
-    counterexample: {
-      ...(file === undefined ? {} : { file }),
-      path: c.path,
-      runsToFailure: c.runsToFailure,
-      shrinks: c.shrinks,
-      operations: c.scenario.ops.length,
-      guests: c.scenario.guests.length,
-      divergence: c.failure,
-      rendering: c.rendering,
-    },
-  };
+  return { ...base, durationMs: performance.now() - t0, counterexample: itemCounterexample(c, file) };
 };
+
+/** A checker's counterexample (of any level), as a report row shows it. */
+export const itemCounterexample = (
+  c: LevelCounterexample<Sequence>,
+  file: string | undefined,
+): NonNullable<ItemResult['counterexample']> => ({
+  ...(file === undefined ? {} : { file }),
+  path: c.path,
+  runsToFailure: c.runsToFailure,
+  shrinks: c.shrinks,
+  operations: c.scenario.ops.length,
+  guests: c.scenario.guests.length,
+  divergence: c.failure,
+  rendering: c.rendering,
+});

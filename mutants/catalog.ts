@@ -7,6 +7,7 @@ import { IO_MUTANTS } from './io.ts';
 import { MMU_MUTANTS } from './mmu.ts';
 import type { Mutant } from './mutant.ts';
 import { NETWORK_MUTANTS } from './network.ts';
+import { SYSCALL_MUTANTS } from './syscall.ts';
 import { TLB_MUTANTS } from './tlb.ts';
 
 /** Every mutant in the catalog. */
@@ -16,6 +17,7 @@ export const MUTANTS: readonly Mutant[] = Object.freeze([
   ...TLB_MUTANTS,
   ...IO_MUTANTS,
   ...NETWORK_MUTANTS,
+  ...SYSCALL_MUTANTS,
 ]);
 
 /** A mutant by name. */

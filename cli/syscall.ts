@@ -1,0 +1,82 @@
+/**
+ * The system-call-level designs on the command line: `hyperprop check --design container` runs
+ * them through the same runner (properties/level.ts), and their rows join the same report.
+ */
+import { SYSCALL_DESIGNS } from '../model/syscall/presets.ts';
+import { checkSyscall } from '../properties/syscall/check.ts';
+import { SYSCALL_PROPERTY_NAMES, type SyscallPropertyName } from '../properties/syscall/properties.ts';
+import { UsageError } from './designs.ts';
+import type { CorpusResult } from './report.ts';
+import { type ItemResult, itemCounterexample, type RunOptions } from './work.ts';
+
+/** Is `spec` the name of a system-call-level design? */
+export const isSyscallDesign = (spec: string): boolean => Object.hasOwn(SYSCALL_DESIGNS, spec);
+
+/** Is `name` a property of the system-call level? */
+export const isSyscallProperty = (name: string): name is SyscallPropertyName =>
+  (SYSCALL_PROPERTY_NAMES as readonly string[]).includes(name);
+
+/** One (design, property) item at the system-call level, as a row of the report. */
+export const runSyscallItem = async (
+  name: string,
+  property: SyscallPropertyName,
+  index: number,
+  o: RunOptions,
+): Promise<ItemResult> => {
+  const t0 = performance.now();
+  const design = SYSCALL_DESIGNS[name]!;
+  const [r] = checkSyscall(design, {
+    properties: [property],
+    runs: o.runs,
+    seed: o.seed,
+    ...(o.timeLimitMs === undefined ? {} : { timeLimit: o.timeLimitMs }),
+  });
+  const c = r!.counterexample;
+  // The counterexample module (and with it effect) loads only when something is saved.
+  const file =
+    c && o.out !== undefined
+      ? (await import('./syscall-counterexample.ts')).saveSyscallCounterexample(o.out, name, property, c)
+      : undefined;
+  return {
+    index,
+    design: name,
+    designRef: { kind: 'preset', name },
+    property,
+    status: r!.status,
+    runs: r!.runs,
+    seed: o.seed,
+    durationMs: performance.now() - t0,
+    ...(c ? { counterexample: itemCounterexample(c, file) } : {}),
+  };
+};
+
+/**
+ * Replay the corpus's system-call-level files (the others are the machine level's): each against
+ * its design when this run checks that design and property, else skipped.
+ */
+export const replaySyscallCorpus = async (
+  files: readonly string[],
+  run: { readonly designs: readonly string[]; readonly properties: readonly string[] },
+  onDone: () => void,
+): Promise<{ readonly files: readonly string[]; readonly results: readonly CorpusResult[] }> => {
+  const { isSyscallCounterexampleFile, loadSyscallCounterexample, replaySyscall } = await import(
+    './syscall-counterexample.ts'
+  );
+  const { problemLine } = await import('./counterexample.ts');
+  const mine = files.filter(isSyscallCounterexampleFile);
+  const results = mine.map((file): CorpusResult => {
+    const t0 = performance.now();
+    const d = loadSyscallCounterexample(file);
+    if (!d.ok) throw new UsageError(`bad counterexample in the corpus: ${problemLine(file, d.problem)}`);
+    const c = d.value;
+    const base = { file, design: c.design.name, property: c.property };
+    onDone();
+    if (!run.designs.includes(c.design.name) || !run.properties.includes(c.property))
+      return { ...base, status: 'skipped', durationMs: 0 };
+    const { failure, rendering } = replaySyscall(c);
+    return failure
+      ? { ...base, status: 'still-failing', divergence: failure, rendering, durationMs: performance.now() - t0 }
+      : { ...base, status: 'fixed', durationMs: performance.now() - t0 };
+  });
+  return { files: mine, results };
+};

@@ -1,0 +1,134 @@
+/**
+ * The system-call level on the property runner (level.ts): `checkSyscall(design, options)`
+ * generates scenarios of 2 to 4 guests' calls, checks a property on every step, and shrinks a
+ * failure to a 1-minimal scenario with a readable trace, as `check` does for the hosted machine.
+ */
+import { arbSyscallScenario, type SyscallScenario, type SyscallScenarioOptions } from '../../generators/syscall.ts';
+import { type Call, formatCall, formatResult, type SyscallDesign } from '../../model/syscall/index.ts';
+import {
+  checkLevel,
+  dropOperations,
+  type Level,
+  type LevelReport,
+  minimizeSequence,
+  type RunBudget,
+  type ShrinkPass,
+} from '../level.ts';
+import type { PropertyFailure } from '../property.ts';
+import { SYSCALL_PROPERTIES, SYSCALL_PROPERTY_NAMES, type SyscallPropertyName } from './properties.ts';
+import { runSyscallScenario } from './trace.ts';
+
+export interface SyscallCheckOptions extends RunBudget, Omit<SyscallScenarioOptions, 'abi'> {
+  readonly properties?: readonly SyscallPropertyName[];
+}
+
+export type SyscallReport = LevelReport<SyscallScenario, SyscallPropertyName>;
+
+/** Check one scenario against one property: the failure, if any. */
+export const checkSyscallScenario = (
+  design: SyscallDesign,
+  property: SyscallPropertyName,
+  scenario: SyscallScenario,
+): PropertyFailure | undefined =>
+  SYSCALL_PROPERTIES[property].check(design, scenario, runSyscallScenario(design, scenario));
+
+/** Smaller versions of a call: each numeric argument at 0 or 1 (values as readable as possible). */
+const simpler = (c: Call): Call[] => {
+  if (c.kind === 'foreign' || c.kind === 'privileged') return [];
+  const out: Call[] = [];
+  for (const [k, v] of Object.entries(c)) {
+    if (typeof v !== 'number') continue;
+    for (const small of k === 'value' || k === 'pages' ? [1] : [0])
+      if (v > small) out.push({ ...c, [k]: small } as Call);
+  }
+  return out;
+};
+
+const simplifyCalls: ShrinkPass<SyscallScenario> = (current, attempt) => {
+  for (let i = 0; i < current().ops.length; i++) {
+    for (const call of simpler(current().ops[i]!.call)) {
+      const s = current();
+      if (i >= s.ops.length) break;
+      attempt({ ...s, ops: s.ops.map((o, j) => (j === i ? { ...o, call } : o)) });
+    }
+  }
+};
+
+/**
+ * One large allocation may stand for several calls that together take memory: try each
+ * allocation at every larger size up to a whole machine's free memory (largest first), so the
+ * calls it stood in for can then be dropped.
+ */
+const growAllocations: ShrinkPass<SyscallScenario> = (current, attempt) => {
+  for (let i = 0; i < current().ops.length; i++) {
+    for (let pages = 16; pages > 1; pages--) {
+      const s = current();
+      const o = s.ops[i];
+      if (o?.call.kind !== 'alloc' || o.call.pages >= pages) break;
+      if (attempt({ ...s, ops: s.ops.map((x, j) => (j === i ? { ...x, call: { kind: 'alloc', pages } } : x)) })) break;
+    }
+  }
+};
+
+/** Guests that make no call still shape the shared kernel (their groups take frames): drop them early. */
+const dropIdleGuests =
+  (minGuests: number): ShrinkPass<SyscallScenario> =>
+  (current, attempt) => {
+    for (let g = current().guests.length - 1; g >= 0; g--) {
+      const s = current();
+      if (s.guests.length <= minGuests || g >= s.guests.length || s.ops.some((o) => o.guest === g)) continue;
+      attempt({
+        ...s,
+        guests: s.guests.filter((_, j) => j !== g),
+        ops: s.ops.map((o) => (o.guest > g ? { ...o, guest: o.guest - 1 } : o)),
+      });
+    }
+  };
+
+/** The plainest quotas: every guest's quota at the generator's largest (so a quota shows only when it matters). */
+const plainQuotas: ShrinkPass<SyscallScenario> = (current, attempt) => {
+  current().guests.forEach((_, g) => {
+    const s = current();
+    if (s.guests[g]!.quota !== 3) attempt({ ...s, guests: s.guests.map((x, j) => (j === g ? { ...x, quota: 3 } : x)) });
+  });
+};
+
+/** Render a failing scenario: each step's call and result beside the reference's, the failure marked. */
+export const renderSyscallTrace = (design: SyscallDesign, s: SyscallScenario, failure: PropertyFailure): string => {
+  const t = runSyscallScenario(design, s);
+  const lines = [
+    `design ${design.name} (${design.structure}); guests: ${s.guests.map((x, g) => `${g}: quota ${x.quota}, ${x.abi} interface`).join('; ')}`,
+  ];
+  for (const st of t.steps) {
+    const mark = st.index === failure.step ? '>>' : '  ';
+    lines.push(
+      `${mark} ${String(st.index).padStart(2)}  guest ${st.guest}: ${formatCall(st.call).padEnd(34)} -> ${formatResult(st.result).padEnd(28)} own kernel: ${formatResult(st.reference)}`,
+    );
+  }
+  lines.push(`>> ${failure.message}`);
+  return lines.join('\n');
+};
+
+/** The system-call level as a level of the model, for the runner. */
+export const syscallLevel = (
+  design: SyscallDesign,
+  options: Omit<SyscallScenarioOptions, 'abi'> = {},
+): Level<SyscallScenario, SyscallPropertyName> => ({
+  scenarios: () => arbSyscallScenario({ ...options, abi: design.abi }),
+  check: (name, s) => checkSyscallScenario(design, name, s),
+  minimize: (name, s0) => {
+    const minGuests = name === 'isolation' || name === 'fault-containment' ? 2 : 1;
+    return minimizeSequence(
+      s0,
+      (s) => checkSyscallScenario(design, name, s),
+      [dropIdleGuests(minGuests), growAllocations, dropOperations<SyscallScenario>(), simplifyCalls, plainQuotas],
+      minGuests,
+    );
+  },
+  render: (_name, s, failure) => renderSyscallTrace(design, s, failure),
+  length: (s) => s.ops.length,
+});
+
+/** Check a system-call-level design against its properties. Deterministic for a seed. */
+export const checkSyscall = (design: SyscallDesign, options: SyscallCheckOptions = {}): SyscallReport[] =>
+  checkLevel(syscallLevel(design, options), options.properties ?? SYSCALL_PROPERTY_NAMES, options);
