@@ -50,7 +50,10 @@ export type MutantTarget =
   | {
       readonly level: 'syscall';
       /** Check the named property with `runs` generated sequences from `seed`. */
-      readonly check: (property: string, options: { readonly seed: number; readonly runs: number }) => MutantVerdict;
+      readonly check: (
+        property: string,
+        options: { readonly seed: number; readonly runs: number; readonly onFirstFailure?: () => void },
+      ) => MutantVerdict;
     };
 
 export interface Mutant {

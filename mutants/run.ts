@@ -78,7 +78,7 @@ export const runMutant = (m: Mutant, o: MutantRunOptions): MutantOutcome => {
     const v =
       m.target.level === 'machine'
         ? machineVerdict(m as Mutant & { target: { level: 'machine' } }, property as PropertyName, o, onFirstFailure)
-        : m.target.check(property, { seed: o.seed, runs: o.runs });
+        : m.target.check(property, { seed: o.seed, runs: o.runs, onFirstFailure });
     const end = o.now();
     runs += v.runs;
     if (v.status === 'failed') {

@@ -21,10 +21,15 @@ const flawed = (name: string, description: string, flaw: ContainerGroupBuilder):
 /** The runner's verdict on one property of a system-call-level design, as a mutant verdict. */
 export const syscallTarget = (design: SyscallDesign): MutantTarget => ({
   level: 'syscall',
-  check: (property, { seed, runs }): MutantVerdict => {
+  check: (property, { seed, runs, onFirstFailure }): MutantVerdict => {
     if (!(SYSCALL_PROPERTY_NAMES as readonly string[]).includes(property))
       throw new RangeError(`no property '${property}' at the system-call level`);
-    const [r] = checkSyscall(design, { properties: [property as SyscallPropertyName], seed, runs });
+    const [r] = checkSyscall(design, {
+      properties: [property as SyscallPropertyName],
+      seed,
+      runs,
+      ...(onFirstFailure ? { onFirstFailure } : {}),
+    });
     const c = r!.counterexample;
     return {
       property,
