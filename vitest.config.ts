@@ -9,6 +9,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
+    // Hooks that boot QEMU on a loaded CI machine take longer than vitest's 10 s default.
+    hookTimeout: 120_000,
     pool: 'threads',
     // CI asks for a JSON report too, to print its closing `tests: N passed, N failed` line.
     reporters: process.env.HYPERPROP_TEST_REPORT ? ['default', 'json'] : ['default'],

@@ -68,7 +68,7 @@ const writeAtomic = (dir: string, body: string) => {
 
 const progressLine = (s: CampaignStats, total: number) => {
   const rate = s.sequences / Math.max(0.001, s.wallMs / 1000);
-  return `conform [${s.accel}] ${s.sequences}/${total} sequences, ${s.disagreements} disagreements, ${s.crashes} crashes, ${rate.toFixed(0)} seq/s`;
+  return `conform [${s.accel}${s.kvmUnusable ? ', KVM unusable here' : ''}] ${s.sequences}/${total} sequences, ${s.disagreements} disagreements, ${s.crashes} crashes, ${rate.toFixed(0)} seq/s`;
 };
 
 export const registerConform = (program: Command): void => {

@@ -39,6 +39,8 @@ export interface CampaignStats {
   deviations: Record<string, number>;
   boots: number;
   accel: Accel | 'none';
+  /** KVM was there but could not boot the harness, so the campaign ran under TCG: why. */
+  kvmUnusable?: string;
   wallMs: number;
   qemuMs: number;
 }
@@ -141,6 +143,7 @@ export const runCampaign = async (
     const boot = await running;
     stats.boots++;
     stats.accel = boot.accel;
+    if (boot.kvmUnusable) stats.kvmUnusable = boot.kvmUnusable;
     stats.qemuMs += boot.wallMs;
     if (boot.error) {
       const ran = new Set(boot.sequences.map((s) => s.index));

@@ -82,6 +82,11 @@ export interface BootResult {
   readonly error?: string;
   readonly wallMs: number;
   readonly debugOutput: string;
+  /**
+   * With `accel: 'auto'`: /dev/kvm was there but the harness did not reach its first sequence under
+   * it (a KVM that cannot run this kernel, e.g. a sandbox's), so this run is QEMU's emulator; why.
+   */
+  readonly kvmUnusable?: string;
 }
 
 export interface RunOptions {
@@ -179,7 +184,7 @@ export const accelFromSignature = (ebx: number, ecx: number, edx: number): Accel
 };
 
 /** Boot a kernel in QEMU once and decode its records. Never hangs: the boot is killed at its time limit. */
-export const runKernel = async (kernel: Kernel, options: RunOptions = {}): Promise<BootResult> => {
+const bootOnce = async (kernel: Kernel, options: RunOptions): Promise<BootResult> => {
   const accel = options.accel ?? 'auto';
   const timeoutMs = options.timeoutMs ?? 60_000;
   const shm = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
@@ -275,3 +280,22 @@ export const runKernel = async (kernel: Kernel, options: RunOptions = {}): Promi
   }
   return { accel: ranAccel, sequences: decoded.sequences, wallMs, debugOutput, ...(error ? { error } : {}) };
 };
+
+/**
+ * Boot a kernel in QEMU and decode its records: under KVM where it works, in QEMU's emulator
+ * elsewhere. A KVM that cannot bring the harness to its first sequence is a platform problem,
+ * not a verdict on any sequence: the boot is repeated under TCG and says so (`kvmUnusable`).
+ */
+export const runKernel = async (kernel: Kernel, options: RunOptions = {}): Promise<BootResult> => {
+  const auto = (options.accel ?? 'auto') === 'auto';
+  // Once this process has seen KVM fail to boot the harness, later boots go to TCG directly.
+  if (auto && kvmUnusable !== undefined)
+    return { ...(await bootOnce(kernel, { ...options, accel: 'tcg' })), kvmUnusable };
+  const first = await bootOnce(kernel, options);
+  if (!auto || !first.error || first.sequences.length > 0) return first;
+  kvmUnusable = first.error;
+  return { ...(await bootOnce(kernel, { ...options, accel: 'tcg' })), kvmUnusable };
+};
+
+/** Why KVM could not boot the harness in this process, once seen. */
+let kvmUnusable: string | undefined;
