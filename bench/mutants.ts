@@ -4,7 +4,7 @@
  * exactly as `hyperprop mutants --seeds 20 --workers 2` runs it. Prints the table and, with
  * --write, replaces the "Mutants" section of bench/RESULTS.md.
  *
- *   npm run bench:mutants -- [--seeds 20] [--runs 2000] [--workers 2] [--write]
+ *   npm run bench:mutants -- [--seeds 20] [--runs 5000] [--workers 2] [--write]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -19,7 +19,7 @@ const arg = (name: string, fallback: number) => {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const seeds = arg('seeds', 20);
-const runs = arg('runs', 2000);
+const runs = arg('runs', 5000);
 const workers = arg('workers', 2);
 const write = process.argv.includes('--write');
 

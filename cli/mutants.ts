@@ -129,7 +129,7 @@ export const registerMutants = (program: Command): void => {
       'run the mutant catalog (or the named mutants) against the properties: what caught each, how fast, how small',
     )
     .argument('[names...]', 'mutants to run (default: the whole catalog)')
-    .option('--runs <n>', 'generated sequences per property and seed (the budget)', intOption('--runs', 1), 2000)
+    .option('--runs <n>', 'generated sequences per property and seed (the budget)', intOption('--runs', 1), 5000)
     .option('--seed <n>', 'the first seed', intOption('--seed', 0, 2 ** 31 - 1), 1)
     .option('--seeds <k>', 'seeds per mutant: seed, seed+1, ...', intOption('--seeds', 1, 10_000), 1)
     .option('--workers <n>', 'worker threads on this machine', intOption('--workers', 1, 64), 1)
