@@ -10,12 +10,24 @@
  * enumerating. At the guest's first step where it does not, the frontier is rebuilt exhaustively
  * from the guest's first step and followed exhaustively from then on.
  */
-import { formatOp, type Machine, permitted, sameArchitecturalState } from '../model/index.ts';
+import { formatOp, type Machine } from '../model/index.ts';
 import { diffMachines, renderDiff } from './diff.ts';
-import { advanceFrontier, FRONTIER_LIMIT } from './frontier.ts';
+import { advanceFrontier } from './frontier.ts';
 import { atBoundary, idealDeliveries, networkDivergence, withArrivals } from './network/equivalence.ts';
 import type { Property, PropertyFailure } from './property.ts';
-import type { Trace } from './trace.ts';
+import type { Trace, TraceStep } from './trace.ts';
+
+/** The failure at step `s`: the guest's view is not among bare metal's permitted states (`bare`: the first). */
+const notPermitted = (s: TraceStep, bare: Machine): PropertyFailure => {
+  const diff = diffMachines(bare, s.view);
+  return {
+    step: s.index,
+    guest: s.guest,
+    message: `after ${formatOp(s.op)}, guest ${s.guest} sees a state bare metal does not permit: ${renderDiff(diff, 'bare metal', 'design')}`,
+    expected: diff.map((d) => `${d.field} ${d.a}`).join(', '),
+    actual: diff.map((d) => `${d.field} ${d.b}`).join(', '),
+  };
+};
 
 /**
  * The first step whose view bare metal does not permit. `exhaustive` follows every guest's whole
@@ -37,14 +49,7 @@ export const checkEquivalence = (trace: Trace, exhaustive = false): PropertyFail
     }
     const { successors, next } = advanceFrontier(frontier, s.op, s.view);
     if (next.length === 0) {
-      const diff = diffMachines(successors[0]!, s.view);
-      return {
-        step: s.index,
-        guest: s.guest,
-        message: `after ${formatOp(s.op)}, guest ${s.guest} sees a state bare metal does not permit: ${renderDiff(diff, 'bare metal', 'design')}`,
-        expected: diff.map((d) => `${d.field} ${d.a}`).join(', '),
-        actual: diff.map((d) => `${d.field} ${d.b}`).join(', '),
-      };
+      return notPermitted(s, successors[0]!);
     }
     frontiers[s.guest] = next;
   }
@@ -58,38 +63,17 @@ export const checkEquivalence = (trace: Trace, exhaustive = false): PropertyFail
  * reported where it first fails.
  */
 export const checkNetworkEquivalence = (trace: Trace): PropertyFailure | undefined => {
-  const frontiers: Machine[][] = trace.guests.map((m) => [m]);
+  const frontiers: (readonly Machine[])[] = trace.guests.map((m) => [m]);
   const net = networkDivergence(trace);
   // Guests whose cards received frames while they were not running.
   const waiting = trace.guests.map(() => false);
   for (const s of trace.steps) {
     if (net && net.step <= s.index) return net;
-    const view = s.view;
     const own = idealDeliveries(trace, s.index, s.guest);
     const from = waiting[s.guest] ? frontiers[s.guest]!.map(atBoundary) : frontiers[s.guest]!;
     waiting[s.guest] = false;
-    const successors = from.flatMap((m) => permitted(m, s.op).map((x) => withArrivals(x.machine, own, true)));
-    const matching = successors.filter((m) => sameArchitecturalState(m, view));
-    if (matching.length === 0) {
-      const diff = diffMachines(successors[0]!, view);
-      return {
-        step: s.index,
-        guest: s.guest,
-        message: `after ${formatOp(s.op)}, guest ${s.guest} sees a state bare metal does not permit: ${renderDiff(diff, 'bare metal', 'design')}`,
-        expected: diff.map((d) => `${d.field} ${d.a}`).join(', '),
-        actual: diff.map((d) => `${d.field} ${d.b}`).join(', '),
-      };
-    }
-    const next: Machine[] = [];
-    // Matching states differ only in their TLBs (the architectural part matched): keep one per TLB content.
-    const seen = new Set<string>();
-    for (const m of matching) {
-      const key = JSON.stringify(m.tlb);
-      if (next.length < FRONTIER_LIMIT && !seen.has(key)) {
-        seen.add(key);
-        next.push(m);
-      }
-    }
+    const { successors, next } = advanceFrontier(from, s.op, s.view, (m) => withArrivals(m, own, true));
+    if (next.length === 0) return notPermitted(s, successors[0]!);
     frontiers[s.guest] = next;
     frontiers.forEach((f, p) => {
       const arrived = p === s.guest ? [] : idealDeliveries(trace, s.index, p);

@@ -18,9 +18,17 @@ export interface FrontierStep {
   readonly next: readonly Machine[];
 }
 
-/** Advance `frontier` by `op`, keeping the successors that agree with the guest's `view`. */
-export const advanceFrontier = (frontier: readonly Machine[], op: Op, view: Machine): FrontierStep => {
-  const successors = frontier.flatMap((m) => permitted(m, op).map((s) => s.machine));
+/**
+ * Advance `frontier` by `op`, keeping the successors that agree with the guest's `view`; `after`
+ * adds what happened to each successor outside the guest's instruction (frames that arrived).
+ */
+export const advanceFrontier = (
+  frontier: readonly Machine[],
+  op: Op,
+  view: Machine,
+  after: (m: Machine) => Machine = (m) => m,
+): FrontierStep => {
+  const successors = frontier.flatMap((m) => permitted(m, op).map((s) => after(s.machine)));
   const next: Machine[] = [];
   // Matching states differ only in their TLBs (the architectural part matched): keep one per TLB content.
   const seen = new Set<string>();
