@@ -80,7 +80,9 @@ export const arbDmaAddress = (g: Geometry): fc.Arbitrary<number> => {
  * goes toward the first, odd, so that one register value can serve both VECTOR and COMMAND's
  * START bit (as junk low address bits do for ADDRESS): readable, shorter counterexamples.
  */
-export const arbMsiVector: fc.Arbitrary<number> = fc.constantFrom(0x31, 0x30, 0x32, 0x41, TIMER_VECTOR, 0x80, 5, 0);
+export const MSI_VECTORS: readonly number[] = Object.freeze([0x31, 0x30, 0x32, 0x41, TIMER_VECTOR, 0x80, 5, 0]);
+/** One of `MSI_VECTORS`. */
+export const arbMsiVector: fc.Arbitrary<number> = fc.constantFrom(...MSI_VECTORS);
 
 const port = (reg: number) => DMA_PORT_BASE + reg;
 

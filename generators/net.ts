@@ -35,6 +35,8 @@ import { arbGuestSpec, arbOpOfKind } from './reference.ts';
 export const guestMac = (g: number): number => 0x10 + g;
 /** MACs of hosts in the outside world. */
 export const WORLD_MACS: readonly number[] = [0xe0, 0xe1];
+/** A MAC no card and no outside host has. */
+export const UNKNOWN_MAC = 0x77;
 
 /** Who a MAC in a generated frame stands for, resolved once the guest and the guest count are known. */
 type MacRole = 'self' | 'next' | 'prev' | 'broadcast' | 'world' | 'unknown' | { readonly literal: number };
@@ -53,7 +55,7 @@ const resolveMac = (role: MacRole, g: number, n: number): number => {
     case 'world':
       return WORLD_MACS[0]!;
     case 'unknown':
-      return 0x77;
+      return UNKNOWN_MAC;
   }
 };
 

@@ -9,7 +9,6 @@ import {
   type Design,
   guestView,
   hostFrames,
-  PAGE_SIZE,
   shadow,
   standardHandle,
   step,

@@ -18,12 +18,14 @@ import {
   type LevelReport,
   minimizeSequence,
   type RunBudget,
+  reshape,
   type ShrinkPass,
 } from './level.ts';
 import { PROPERTY_NAMES, type Property, type PropertyFailure, type PropertyName } from './property.ts';
 import { renderTrace } from './render.ts';
 import { resourceControl } from './resource-control.ts';
 import { runScenario } from './trace.ts';
+import { scenarioVariants } from './variants.ts';
 
 /** Every property by name. */
 export const PROPERTIES: Readonly<Record<PropertyName, Property>> = Object.freeze({
@@ -80,8 +82,9 @@ const distinguishingFailure = (
  * k depends on operations 0..k only), so cut the operations after the failing step; then, until
  * nothing changes, drop operations one at a time, fold MOV-immediate constants into the initial
  * registers, and reset guests' boot variations to the plain boot, keeping each change that still
- * fails; finally drop guests no operation uses. The result is 1-minimal: removing any single
- * operation makes the failure go away.
+ * fails; when those are stuck, try one-value variants (variants.ts) with one operation dropped;
+ * finally drop guests no operation uses. The result is 1-minimal: removing any single operation
+ * makes the failure go away.
  */
 export const minimizeScenario = (design: Design, property: PropertyName, s0: Scenario, baseline?: Design): Scenario => {
   // A constant loaded by MOV r, imm may as well be in the guest's initial registers.
@@ -115,15 +118,26 @@ export const minimizeScenario = (design: Design, property: PropertyName, s0: Sce
   };
   // A run of one guest's operations may do no more than one plain memory read would (cache a
   // translation, touch a page), or than a timer tick (make an interrupt pending): try each in its place.
+  // With network cards, a run that writes a frame and transmits it may as well be the frame
+  // arriving from the world (its word is one of the scenario's values: a register or a frame).
   const plainRead: Op = { kind: 'load', dst: 0, va: linear(Math.min(1, s0.geometry.dirEntries - 1), 1, 0) };
   const tick: Op = { kind: 'timer' };
+  const arrivals = (s: Scenario): Op[] =>
+    s.guests.some((g) => g.nic !== undefined)
+      ? [
+          ...new Set([
+            ...s.guests.flatMap((g) => g.regs),
+            ...s.ops.flatMap(({ op }) => (op.kind === 'frameIn' ? [op.frame] : op.kind === 'movImm' ? [op.imm] : [])),
+          ]),
+        ].map((frame): Op => ({ kind: 'frameIn', frame }))
+      : [];
   const collapseRuns: ShrinkPass<Scenario> = (current, attempt) => {
     for (const k of [3, 2]) {
       for (let i = 0; i + k <= current().ops.length; i++) {
         const s = current();
         const run = s.ops.slice(i, i + k);
         if (run.some((o) => o.guest !== run[0]!.guest)) continue;
-        for (const op of [plainRead, tick])
+        for (const op of [plainRead, tick, ...arrivals(s)])
           if (attempt({ ...s, ops: [...s.ops.slice(0, i), { guest: run[0]!.guest, op }, ...s.ops.slice(i + k)] }))
             break;
       }
@@ -134,6 +148,7 @@ export const minimizeScenario = (design: Design, property: PropertyName, s0: Sce
     (s) => distinguishingFailure(design, property, s, baseline),
     [collapseRuns, dropOperations<Scenario>(), foldConstants, plainGuests],
     property === 'isolation' ? 2 : 1,
+    [reshape(scenarioVariants)],
   );
 };
 

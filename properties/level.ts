@@ -128,16 +128,35 @@ export const dropOperations =
   };
 
 /**
+ * A pass for local minima that single drops cannot leave: a counterexample may be 1-minimal yet
+ * longer than the shortest, because the short one needs another operand value (the system page
+ * instead of a data page, an odd MSI vector, a guest booted at ring 3 instead of an IRET there).
+ * For each variant of the current sequence (same length, one value changed), try it with each
+ * single operation dropped; keep the first that still fails (so every change kept shortens), and
+ * stop there for the cheaper passes to run again.
+ */
+export const reshape =
+  <S extends Sequence>(variants: (s: S) => Iterable<S>): ShrinkPass<S> =>
+  (current, attempt) => {
+    for (const v of variants(current())) {
+      if (v.ops.length <= 1) return;
+      for (let j = v.ops.length - 1; j >= 0; j--) if (attempt({ ...v, ops: v.ops.filter((_, k) => k !== j) })) return;
+    }
+  };
+
+/**
  * Shrink a failing sequence to a 1-minimal one. Every property is prefix-closed (a failure at
  * step k depends on operations 0..k only), so cut the operations after the failing step; then run
- * the passes until nothing changes (at most four rounds), keeping each change that still fails;
- * finally drop guests no operation uses (keeping `minGuests`).
+ * the passes until nothing changes, keeping each change that still fails, and when they are stuck
+ * the costlier `lastResort` passes (reshape); at most eight rounds. Finally drop guests no
+ * operation uses (keeping `minGuests`).
  */
 export const minimizeSequence = <S extends Sequence>(
   s0: S,
   fails: (s: S) => PropertyFailure | undefined,
   passes: readonly ShrinkPass<S>[],
   minGuests: number,
+  lastResort: readonly ShrinkPass<S>[] = [],
 ): S => {
   const f0 = fails(s0);
   if (!f0) return s0;
@@ -148,9 +167,11 @@ export const minimizeSequence = <S extends Sequence>(
     s = { ...candidate, ops: candidate.ops.slice(0, f.step + 1) };
     return true;
   };
-  for (let round = 0; round < 4; round++) {
+  for (let round = 0; round < 8; round++) {
     const before = JSON.stringify(s);
     for (const pass of passes) pass(() => s, attempt);
+    if (JSON.stringify(s) !== before) continue;
+    for (const pass of lastResort) pass(() => s, attempt);
     if (JSON.stringify(s) === before) break;
   }
   for (let g = s.guests.length - 1; g >= 0 && s.guests.length > minGuests; g--) {

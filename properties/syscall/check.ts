@@ -12,6 +12,7 @@ import {
   type LevelReport,
   minimizeSequence,
   type RunBudget,
+  reshape,
   type ShrinkPass,
 } from '../level.ts';
 import type { PropertyFailure } from '../property.ts';
@@ -70,6 +71,17 @@ const growAllocations: ShrinkPass<SyscallScenario> = (current, attempt) => {
   }
 };
 
+/** Each allocation at every other size: with one call dropped (level.ts `reshape`), a larger one may stand for the dropped call's pages. */
+function* allocationVariants(s: SyscallScenario): Generator<SyscallScenario> {
+  for (let i = 0; i < s.ops.length; i++) {
+    const o = s.ops[i]!;
+    if (o.call.kind !== 'alloc') continue;
+    for (let pages = 16; pages > 0; pages--)
+      if (pages !== o.call.pages)
+        yield { ...s, ops: s.ops.map((x, j) => (j === i ? { ...x, call: { kind: 'alloc', pages } } : x)) };
+  }
+}
+
 /** Guests that make no call still shape the shared kernel (their groups take frames): drop them early. */
 const dropIdleGuests =
   (minGuests: number): ShrinkPass<SyscallScenario> =>
@@ -123,6 +135,7 @@ export const syscallLevel = (
       (s) => checkSyscallScenario(design, name, s),
       [dropIdleGuests(minGuests), growAllocations, dropOperations<SyscallScenario>(), simplifyCalls, plainQuotas],
       minGuests,
+      [reshape(allocationVariants)],
     );
   },
   render: (_name, s, failure) => renderSyscallTrace(design, s, failure),

@@ -1,0 +1,96 @@
+/**
+ * One-value variants of a machine scenario, for the shrinker's `reshape` pass (level.ts): the
+ * values a shorter counterexample may need that no drop can supply. Candidates come from the
+ * scenario itself (a value one operation uses may serve another) and from the boot layout's
+ * landmarks the generators also aim at (the system page, a plain data page, the boot page
+ * directory and a page table read as one, the MSI vectors, frames to each card, to everyone and
+ * to nobody), never from the failure at hand.
+ */
+import type { Scenario } from '../generators/host.ts';
+import { MSI_VECTORS } from '../generators/io.ts';
+import { guestMac, UNKNOWN_MAC, WORLD_MACS } from '../generators/net.ts';
+import { BROADCAST_MAC, bootFrames, frame, linear, type Op, PAGE_SIZE, systemPageLinear } from '../model/index.ts';
+
+/** Operand fields whose values may be exchanged; register numbers and device indexes are not values. */
+const VALUE_FIELDS: ReadonlySet<string> = new Set([
+  'va',
+  'value',
+  'imm',
+  'port',
+  'image',
+  'vector',
+  'cs',
+  'eflags',
+  'frame',
+]);
+
+/** Where a value belongs: addresses are interchangeable across kinds, other operands only within one kind. */
+const slot = (kind: string, field: string): string => (field === 'va' ? 'va' : `${kind}.${field}`);
+
+/** Candidate values for each operand slot and for registers, the scenario's own first. */
+const candidatePools = (s: Scenario): { readonly operands: Map<string, number[]>; readonly regs: number[] } => {
+  const operands = new Map<string, number[]>();
+  const add = (key: string, v: number) => {
+    const pool = operands.get(key) ?? [];
+    if (!pool.includes(v)) pool.push(v);
+    operands.set(key, pool);
+  };
+  const regs: number[] = [];
+  const addReg = (v: number) => {
+    if (!regs.includes(v)) regs.push(v);
+  };
+  for (const { op } of s.ops)
+    for (const [field, v] of Object.entries(op))
+      if (typeof v === 'number' && VALUE_FIELDS.has(field)) {
+        add(slot(op.kind, field), v);
+        if (field === 'imm' || field === 'frame') addReg(v);
+      }
+  for (const spec of s.guests) for (const v of spec.regs) addReg(v);
+  const g = s.geometry;
+  const f = bootFrames(g);
+  // The system page (IRET, interrupt delivery and LAR read it implicitly) and a plain data page.
+  for (const va of [systemPageLinear(g), linear(Math.min(1, g.dirEntries - 1), 1, 0)]) add('va', va);
+  // CR3: the boot directory, and the slot-0 page table read as a directory.
+  for (const cr3 of [f.pageDirectory * PAGE_SIZE, f.pageTable(0) * PAGE_SIZE]) add('movToCr3.value', cr3);
+  for (const v of [0, ...MSI_VECTORS]) addReg(v);
+  // Frames from the world to each guest's card, to everyone, and to nobody known.
+  for (const dst of [BROADCAST_MAC, ...s.guests.map((_, g) => guestMac(g)), UNKNOWN_MAC])
+    add('frameIn.frame', frame(WORLD_MACS[0]!, dst));
+  return { operands, regs };
+};
+
+/**
+ * Every scenario that differs from `s` in one value: an operand of one operation, a guest's
+ * initial register, or the ring a guest boots in (0 or 3: an IRET or a fault that only changes
+ * rings can then go).
+ */
+export function* scenarioVariants(s: Scenario): Generator<Scenario> {
+  const { operands, regs } = candidatePools(s);
+  for (let i = s.ops.length - 1; i >= 0; i--) {
+    const { guest, op } = s.ops[i]!;
+    for (const [field, v] of Object.entries(op)) {
+      if (typeof v !== 'number' || !VALUE_FIELDS.has(field)) continue;
+      for (const c of operands.get(slot(op.kind, field)) ?? []) {
+        if (c === v) continue;
+        const changed = { ...op, [field]: c } as Op;
+        yield { ...s, ops: s.ops.map((o, j) => (j === i ? { guest, op: changed } : o)) };
+      }
+    }
+  }
+  for (let g = 0; g < s.guests.length; g++) {
+    const spec = s.guests[g]!;
+    const withSpec = (changed: typeof spec): Scenario => ({
+      ...s,
+      guests: s.guests.map((x, j) => (j === g ? changed : x)),
+    });
+    yield withSpec({ ...spec, cpl: spec.cpl === 3 ? 0 : 3 });
+    for (let r = 0; r < 4; r++)
+      for (const c of regs) {
+        if (c === spec.regs[r]) continue;
+        yield withSpec({
+          ...spec,
+          regs: spec.regs.map((v, k) => (k === r ? c : v)) as [number, number, number, number],
+        });
+      }
+  }
+}
