@@ -139,7 +139,9 @@ const arbRole = (roles: readonly (MacRole | 'literal')[], uniform: boolean): fc.
         .chain((r) => (r === 'literal' ? fc.nat({ max: 0xff }).map((literal) => ({ literal })) : fc.constant(r)));
 
 const arbRun = (geo: Geometry, uniform: boolean): fc.Arbitrary<NetRun> => {
-  // Frame buffers: a few words of two data pages, so that a transmit and another guest's store meet.
+  // Frame buffers: the first word of two data pages, so that a transmit and another guest's store
+  // meet (with two words per page as well, a descriptor past the sender's memory met a
+  // neighbour's frame four times less often: 870 sequences to find the unchecked grant, now 130).
   const page = uniform
     ? fc.tuple(
         fc.integer({ min: 1, max: Math.max(1, geo.dirEntries - 2) }),
@@ -149,7 +151,7 @@ const arbRun = (geo: Geometry, uniform: boolean): fc.Arbitrary<NetRun> => {
     : fc.tuple(
         fc.constant(1),
         fc.integer({ min: Math.min(2, geo.tableEntries - 1), max: Math.min(3, geo.tableEntries - 1) }),
-        fc.integer({ min: 0, max: Math.min(1, geo.wordsPerPage - 1) }),
+        fc.constant(0),
       );
   const send = fc.record({
     kind: fc.constant('send' as const),
@@ -160,7 +162,7 @@ const arbRun = (geo: Geometry, uniform: boolean): fc.Arbitrary<NetRun> => {
     page,
     at: uniform
       ? fc.nat({ max: (2 * geo.frames * PAGE_SIZE) / 4 - 1 }).map((w) => ({ literal: w * 4 }))
-      : fc.constantFrom<'stored' | 'beyond'>('stored', 'stored', 'beyond'),
+      : fc.constantFrom<'stored' | 'beyond'>('stored', 'beyond'),
   });
   const mac = fc.record({
     kind: fc.constant('mac' as const),
