@@ -1,7 +1,7 @@
 /**
  * The counterexample file (DESIGN.md §6): one schema, written with effect's Schema module, that
- * decodes, validates and encodes every file, and whose JSON Schema is published as
- * `counterexamples/schema.json`. A file is data: the design is a preset's name or a design file's
+ * decodes, validates and encodes every file, and whose JSON Schema is published (with the
+ * system-call level's, cli/syscall-counterexample.ts) as `counterexamples/schema.json`. A file is data: the design is a preset's name or a design file's
  * path and sha256 (never loaded from the file: the user names the design file on the command
  * line), the initial machine is each guest's boot description, and every operation is checked
  * against the modelled subset (`opProblem`) before anything runs it.
@@ -9,7 +9,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as JSONSchema from 'effect/JSONSchema';
 import * as ParseResult from 'effect/ParseResult';
 import * as Schema from 'effect/Schema';
 import type { Scenario } from '../generators/host.ts';
@@ -161,8 +160,6 @@ export const CounterexampleSchema = Schema.Struct({
 export type CounterexampleFile = typeof CounterexampleSchema.Type;
 export type DesignRef = CounterexampleFile['design'];
 
-/** The JSON Schema of the file, made from the same schema (published as counterexamples/schema.json). */
-export const counterexampleJsonSchema = (): object => JSONSchema.make(CounterexampleSchema);
 
 // ---------------------------------------------------------------------------------------------
 // Decoding and validation.

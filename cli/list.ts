@@ -67,10 +67,10 @@ export const registerList = (program: Command): void => {
     });
 };
 
-/** The counterexample file's JSON Schema, as published in counterexamples/schema.json. */
+/** The counterexample files' JSON Schema (either level's format), as published in counterexamples/schema.json. */
 export const schemaText = async (): Promise<string> => {
-  const { counterexampleJsonSchema } = await import('./counterexample.ts');
-  return `${JSON.stringify(counterexampleJsonSchema(), null, 2)}\n`;
+  const { counterexampleFileJsonSchema } = await import('./syscall-counterexample.ts');
+  return `${JSON.stringify(counterexampleFileJsonSchema(), null, 2)}\n`;
 };
 
 export const registerSchema = (program: Command): void => {

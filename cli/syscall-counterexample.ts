@@ -4,6 +4,7 @@
  * only — a design is a built-in's name), with the level's own scenario: guests (quota, interface)
  * and their calls. `hyperprop replay` and the corpus replay of `hyperprop check` read both kinds.
  */
+import * as JSONSchema from 'effect/JSONSchema';
 import * as ParseResult from 'effect/ParseResult';
 import * as Schema from 'effect/Schema';
 import type { SyscallScenario } from '../generators/syscall.ts';
@@ -14,6 +15,7 @@ import type { PropertyFailure } from '../properties/property.ts';
 import { checkSyscallScenario, renderSyscallTrace } from '../properties/syscall/check.ts';
 import { SYSCALL_PROPERTY_NAMES, type SyscallPropertyName } from '../properties/syscall/properties.ts';
 import {
+  CounterexampleSchema,
   contentFileName,
   DivergenceSchema,
   divergenceOf,
@@ -73,6 +75,19 @@ export const SyscallCounterexampleSchema = Schema.Struct({
 }).annotations({ identifier: 'SyscallCounterexample', title: 'hyperprop system-call-level counterexample' });
 
 export type SyscallCounterexampleFile = typeof SyscallCounterexampleSchema.Type;
+
+/**
+ * The JSON Schema of a counterexample file of either level (a corpus holds both), made from the
+ * two schemas that decode them: published as counterexamples/schema.json.
+ */
+export const counterexampleFileJsonSchema = (): object =>
+  JSONSchema.make(
+    Schema.Union(CounterexampleSchema, SyscallCounterexampleSchema).annotations({
+      title: 'hyperprop counterexample file',
+      description:
+        'A shrunk failing scenario: of the hosted machine (format hyperprop-counterexample) or of the system-call level (hyperprop-syscall-counterexample), replayable with `hyperprop replay FILE`.',
+    }),
+  );
 
 const decodeEither = Schema.decodeUnknownEither(SyscallCounterexampleSchema, {
   onExcessProperty: 'error',
