@@ -160,7 +160,6 @@ export const CounterexampleSchema = Schema.Struct({
 export type CounterexampleFile = typeof CounterexampleSchema.Type;
 export type DesignRef = CounterexampleFile['design'];
 
-
 // ---------------------------------------------------------------------------------------------
 // Decoding and validation.
 
