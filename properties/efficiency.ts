@@ -5,13 +5,25 @@
  * metal faults too and the hypervisor reflects it) or MMU virtualization at work (a hidden page
  * fault that fills a shadow table; an EPT violation on guest-physical space with no memory).
  */
-import { formatOp, INSTRUCTION_KINDS, NOT_INNOCUOUS, type OpKind } from '../model/index.ts';
+import { formatOp, guestView, INSTRUCTION_KINDS, NOT_INNOCUOUS, type OpKind, step } from '../model/index.ts';
 import { networkCopiesViolation } from './network/efficiency.ts';
 import type { Property } from './property.ts';
-import type { Trace } from './trace.ts';
+import type { Trace, TraceStep } from './trace.ts';
 
 /** The innocuous instruction kinds (the classification's, see NOT_INNOCUOUS). */
 export const INNOCUOUS_KINDS: readonly OpKind[] = INSTRUCTION_KINDS.filter((k) => !NOT_INNOCUOUS.has(k));
+
+/**
+ * Does bare metal raise an exception for this step's operation in the state the guest was in
+ * before it? The guest's own state, not the reference run's: once a design has diverged (an
+ * equivalence failure such as `bt`'s user-mode POPF, which equivalence reports), the reference
+ * run is elsewhere, and whether a trap is the guest's own exception depends on where the guest is.
+ * Computed only for the rare innocuous operation that trapped.
+ */
+const bareMetalFaults = (t: Trace, s: TraceStep): boolean => {
+  const status = step(guestView(t.design, s.before, s.guest), s.op).outcome.status;
+  return status === 'faulted' || status === 'shutdown';
+};
 
 export const efficiency: Property = {
   name: 'efficiency',
@@ -26,7 +38,7 @@ export const efficiency: Property = {
         return { step: s.index, guest: s.guest, message: `innocuous ${formatOp(s.op)} was handed to the hypervisor` };
       const e = s.ran.exit;
       const hidden = design.axes.mmu === 'shadow' && e.reason === 'exception' && e.vector === 14;
-      if (hidden || e.reason === 'ept-violation' || s.referenceFaulted) continue;
+      if (hidden || e.reason === 'ept-violation' || bareMetalFaults(trace, s)) continue;
       return {
         step: s.index,
         guest: s.guest,

@@ -38,8 +38,6 @@ export interface TraceStep {
   readonly reference: Machine;
   /** Does `view` agree with `reference` on everything software can read? */
   readonly canonical: boolean;
-  /** Did bare metal raise an exception for this operation (canonical behaviour)? */
-  readonly referenceFaulted: boolean;
 }
 
 export interface Trace {
@@ -107,7 +105,6 @@ export const runScenario = (design: Design, s: Scenario): Trace => {
       view,
       reference,
       canonical,
-      referenceFaulted: r.outcome.status === 'faulted' || r.outcome.status === 'shutdown',
     });
     return false;
   });
