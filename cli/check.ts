@@ -25,6 +25,7 @@ import {
 } from './report.ts';
 import { isSyscallDesign, isSyscallProperty, runSyscallItem } from './syscall.ts';
 import { type ItemResult, inShard, parseShard, type RunOptions, runItem, workItems } from './work.ts';
+import type { WorkerRequest } from './worker.ts';
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
 
@@ -231,7 +232,7 @@ export const registerCheck = (program: Command): void => {
           designs: syscallSpecs,
           properties: syscallProperties,
         });
-        const workers = Math.min(o.workers, Math.max(1, items.length));
+        const workers = Math.min(o.workers, Math.max(1, items.length + syscallItems.length));
         const timeLimitMs =
           o.timeLimit === undefined
             ? undefined
@@ -246,8 +247,11 @@ export const registerCheck = (program: Command): void => {
         const done = (r: ItemResult) => bar?.increment({ what: `${r.design} / ${r.property}` });
         let results: ItemResult[];
         if (workers > 1) {
-          results = await runInWorkers(
-            items.map((item) => ({ spec: designs[item.design]!.spec, item, options })),
+          results = await runInWorkers<WorkerRequest, ItemResult>(
+            [
+              ...items.map((item) => ({ spec: designs[item.design]!.spec, item, options })),
+              ...syscallItems.map((x) => ({ kind: 'syscall' as const, ...x, options })),
+            ],
             workers,
             done,
           );
@@ -259,12 +263,12 @@ export const registerCheck = (program: Command): void => {
             results.push(r);
             done(r);
           }
-        }
-        for (const x of syscallItems) {
-          bar?.update({ what: `${x.name} / ${x.property}` });
-          const r = await runSyscallItem(x.name, x.property, x.index, options);
-          results.push(r);
-          done(r);
+          for (const x of syscallItems) {
+            bar?.update({ what: `${x.name} / ${x.property}` });
+            const r = await runSyscallItem(x.name, x.property, x.index, options);
+            results.push(r);
+            done(r);
+          }
         }
         bar?.stop();
         const report: CheckReport = {

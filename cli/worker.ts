@@ -1,12 +1,14 @@
 /**
  * The worker thread's loop: load each design once (a preset by name, a design file by absolute
- * path), run the items it is sent (a check item, or one seed of a mutant), and answer with plain
- * results.
+ * path), run the items it is sent (a check item of either level, or one seed of a mutant), and
+ * answer with plain results.
  */
 import { parentPort } from 'node:worker_threads';
 import { mutantByName } from '../mutants/catalog.ts';
 import { type MutantOutcome, runMutant } from '../mutants/run.ts';
+import type { SyscallPropertyName } from '../properties/syscall/properties.ts';
 import { type LoadedDesign, loadDesign } from './designs.ts';
+import { runSyscallItem } from './syscall.ts';
 import { type ItemResult, type RunOptions, runItem, type WorkItem } from './work.ts';
 
 /** One (design, property) item of `hyperprop check`. */
@@ -22,7 +24,15 @@ export interface MutantRequest {
   readonly seed: number;
   readonly runs: number;
 }
-export type WorkerRequest = CheckRequest | MutantRequest;
+/** One (design, property) item of a system-call-level design, for `hyperprop check`. */
+export interface SyscallRequest {
+  readonly kind: 'syscall';
+  readonly name: string;
+  readonly property: SyscallPropertyName;
+  readonly index: number;
+  readonly options: RunOptions;
+}
+export type WorkerRequest = CheckRequest | MutantRequest | SyscallRequest;
 export type WorkerResult = ItemResult | MutantOutcome;
 export type WorkerReply =
   | { readonly ok: true; readonly result: WorkerResult }
@@ -32,6 +42,11 @@ const designs = new Map<string, Promise<LoadedDesign>>();
 
 parentPort?.on('message', async (req: WorkerRequest) => {
   try {
+    if ('kind' in req && req.kind === 'syscall') {
+      const result = await runSyscallItem(req.name, req.property, req.index, req.options);
+      parentPort!.postMessage({ ok: true, result } satisfies WorkerReply);
+      return;
+    }
     if ('kind' in req) {
       const m = mutantByName(req.name);
       if (!m) throw new Error(`unknown mutant '${req.name}'`);

@@ -5,7 +5,24 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hyperprop, tempDir } from '../cli/support.ts';
 
+const untimed = (json: string) => JSON.stringify(JSON.parse(json, (k, v) => (k === 'durationMs' ? undefined : v)));
+
 describe('hyperprop at the system-call level', () => {
+  it('check --workers 2 runs system-call-level items in the worker threads too, with the same report', async () => {
+    const args = ['check', '--design', 'container', '--design', 'ept', '--property', 'isolation'];
+    const rest = ['--property', 'equivalence', '--runs', '40', '--seed', '3', '--no-corpus', '--no-out'];
+    const [one, two] = await Promise.all([
+      hyperprop([...args, ...rest, '--reporter', 'json']),
+      hyperprop([...args, ...rest, '--reporter', 'json', '--workers', '2']),
+    ]);
+    expect(one.status, one.stderr).toBe(1); // a container fails equivalence (its own kernel: README)
+    expect(untimed(two.stdout)).toBe(untimed(one.stdout));
+    const rows = JSON.parse(one.stdout).results.map(
+      (r: { design: string; property: string }) => `${r.design}/${r.property}`,
+    );
+    expect(rows).toEqual(['ept/isolation', 'ept/equivalence', 'container/isolation', 'container/equivalence']);
+  });
+
   it('check --design container: isolation and resource control hold (exit 0)', async () => {
     const r = await hyperprop([
       'check',
