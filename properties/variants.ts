@@ -54,7 +54,7 @@ const candidatePools = (s: Scenario): { readonly operands: Map<string, number[]>
   for (const cr3 of [f.pageDirectory * PAGE_SIZE, f.pageTable(0) * PAGE_SIZE]) add('movToCr3.value', cr3);
   for (const v of [0, ...MSI_VECTORS]) addReg(v);
   // Frames from the world to each guest's card, to everyone, and to nobody known.
-  for (const dst of [BROADCAST_MAC, ...s.guests.map((_, g) => guestMac(g)), UNKNOWN_MAC])
+  for (const dst of [BROADCAST_MAC, ...s.guests.map((_, i) => guestMac(i)), UNKNOWN_MAC])
     add('frameIn.frame', frame(WORLD_MACS[0]!, dst));
   return { operands, regs };
 };
