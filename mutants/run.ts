@@ -5,7 +5,7 @@
  * doing, not a failure the base already had).
  */
 import { PRESETS } from '../model/designs/presets.ts';
-import { check, checkScenario } from '../properties/check.ts';
+import { check, checkScenario, explainedByBaseline } from '../properties/check.ts';
 import { PROPERTY_NAMES, type PropertyName } from '../properties/property.ts';
 import type { Mutant, MutantVerdict } from './mutant.ts';
 
@@ -60,7 +60,7 @@ const machineVerdict = (
     shrunkLength: c.scenario.ops.length,
     message: c.failure.message,
     rendering: c.rendering,
-    ...(base ? { distinguishing: checkScenario(base, property, c.scenario) === undefined } : {}),
+    ...(base ? { distinguishing: !explainedByBaseline(c.failure, checkScenario(base, property, c.scenario)) } : {}),
   };
 };
 

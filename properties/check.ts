@@ -45,9 +45,9 @@ export interface CheckOptions extends ScenarioOptions, RunBudget {
   /** Replay from a fast-check path. */
   readonly path?: string;
   /**
-   * A failure counts only if this design passes the same scenario (and shrinking keeps it so):
-   * for a mutant, its correct base preset, so that what is found is the mutation's doing and not
-   * a failure the base already has.
+   * A failure counts unless this design fails the same scenario earlier, or at the same step the
+   * same way (and shrinking keeps it so): for a mutant, its correct base preset, so that what is
+   * found is the mutation's doing and not a failure the base already has.
    */
   readonly baseline?: Design;
   /** Scenarios to draw from instead of `arbScenario`'s (network scenarios: generators/net.ts). */
@@ -66,15 +66,24 @@ export const checkScenario = (
   scenario: Scenario,
 ): PropertyFailure | undefined => PROPERTIES[property].check(design, scenario, runScenario(design, scenario));
 
-/** The failure of `design` on `scenario`, if `baseline` (when given) passes it. */
-const distinguishingFailure = (
+/**
+ * Whether the baseline's failure `base` accounts for the design's failure `f`: the baseline failed
+ * the same property earlier, or at the same step the same way (same guest, same message). A design
+ * that diverges before its base does, or at the same step differently, fails by its own doing.
+ */
+export const explainedByBaseline = (f: PropertyFailure, base: PropertyFailure | undefined): boolean =>
+  base !== undefined &&
+  (base.step < f.step || (base.step === f.step && base.guest === f.guest && base.message === f.message));
+
+/** The failure of `design` on `scenario`, unless `baseline` (when given) fails it first or the same way. */
+export const distinguishingFailure = (
   design: Design,
   property: PropertyName,
   scenario: Scenario,
   baseline: Design | undefined,
 ): PropertyFailure | undefined => {
   const f = checkScenario(design, property, scenario);
-  return f && baseline && checkScenario(baseline, property, scenario) ? undefined : f;
+  return f && baseline && explainedByBaseline(f, checkScenario(baseline, property, scenario)) ? undefined : f;
 };
 
 /**
