@@ -3,9 +3,19 @@
  * operations that ran without the hypervisor, per operation kind; and checked as a property:
  * an innocuous operation never traps, except where the trap is the guest's own exception (bare
  * metal faults too and the hypervisor reflects it) or MMU virtualization at work (a hidden page
- * fault that fills a shadow table; an EPT violation on guest-physical space with no memory).
+ * fault that fills a shadow table; an EPT violation on guest-physical space with no memory; under
+ * direct paging, a kernel store to its own page table, which is a hypercall, and a write that
+ * faults on a page table mapped read-only).
  */
-import { formatOp, guestView, INSTRUCTION_KINDS, NOT_INNOCUOUS, type OpKind, step } from '../model/index.ts';
+import {
+  formatOp,
+  guestView,
+  INSTRUCTION_KINDS,
+  NOT_INNOCUOUS,
+  type OpKind,
+  step,
+  writesOwnPageTable,
+} from '../model/index.ts';
 import { networkCopiesViolation } from './network/efficiency.ts';
 import type { Property } from './property.ts';
 import type { Trace, TraceStep } from './trace.ts';
@@ -34,10 +44,17 @@ export const efficiency: Property = {
       if (net && net.step <= s.index) return net;
       if (!INNOCUOUS_KINDS.includes(s.op.kind)) continue;
       if (s.ran.kind === 'native') continue;
-      if (s.ran.kind === 'call')
+      if (s.ran.kind === 'call') {
+        // Direct paging: the guest kernel's store to its own page table is its set_pte, a hypercall.
+        const setPte =
+          design.axes.mmu === 'direct' &&
+          s.op.kind === 'store' &&
+          writesOwnPageTable(guestView(design, s.before, s.guest), s.op.va);
+        if (setPte) continue;
         return { step: s.index, guest: s.guest, message: `innocuous ${formatOp(s.op)} was handed to the hypervisor` };
+      }
       const e = s.ran.exit;
-      const hidden = design.axes.mmu === 'shadow' && e.reason === 'exception' && e.vector === 14;
+      const hidden = design.axes.mmu !== 'nested' && e.reason === 'exception' && e.vector === 14;
       if (hidden || e.reason === 'ept-violation' || bareMetalFaults(trace, s)) continue;
       return {
         step: s.index,

@@ -61,11 +61,23 @@ export const bt: Design = composeDesign({
   axes: { cpu: 'binary-translation', mmu: 'shadow', tlb: 'flush' },
 });
 
-/** Xen-style paravirtualization: the guest kernel makes hypercalls instead of sensitive instructions. */
+/**
+ * Xen-style paravirtualization: the guest kernel makes hypercalls instead of sensitive
+ * instructions, and runs on direct paging (its own page tables, in machine frames, read-only to
+ * it and changed only by validated hypercalls: model/host/direct-paging.ts, pv-kernel.ts).
+ */
 export const xenPv: Design = composeDesign({
   name: 'xen-pv',
   description:
-    'paravirtual (Xen PV style): the guest kernel issues hypercalls for every privileged or sensitive operation; ring 1; shadow-style paging; flush on switch; network: the split driver (front ends hand frames to the back end in Dom0, which alone drives the card)',
+    "paravirtual (Xen PV style): the guest kernel issues hypercalls for every privileged or sensitive operation; ring 1; direct paging (the guest's tables hold machine frames, read-only to it; mmu_update / update_va_mapping / mmuext_op validated against per-frame types); flush on switch; network: the split driver (front ends hand frames to the back end in Dom0, which alone drives the card)",
+  axes: { cpu: 'paravirtual', mmu: 'direct', tlb: 'flush', net: 'xen-split' },
+});
+
+/** The same paravirtual guest on shadow page tables (Xen's PV guests under shadow mode; xen-pv before direct paging). */
+export const xenPvShadow: Design = composeDesign({
+  name: 'xen-pv-shadow',
+  description:
+    "paravirtual (Xen PV style) on shadow paging: hypercalls for every privileged or sensitive operation; ring 1; the hypervisor shadows the guest's own (pseudo-physical) tables; flush on switch; network: the split driver",
   axes: { cpu: 'paravirtual', mmu: 'shadow', tlb: 'flush', net: 'xen-split' },
 });
 
@@ -86,5 +98,6 @@ export const PRESETS: Readonly<Record<string, Design>> = Object.freeze({
   classic,
   bt,
   'xen-pv': xenPv,
+  'xen-pv-shadow': xenPvShadow,
   vmdq,
 });

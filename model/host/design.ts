@@ -7,13 +7,19 @@
 import type { ExitInfo, Hardware } from '../isa.ts';
 import type { Op } from '../ops.ts';
 import type { Cpu } from '../state.ts';
+import type { DirectPagingRules } from './direct-paging.ts';
 import type { HostMachine } from './machine.ts';
 import type { NetworkBackEnd } from './net/backend.ts';
 
 /** How the CPU is virtualized. */
 export type CpuVirtualization = 'trap-and-emulate' | 'binary-translation' | 'hardware-assisted' | 'paravirtual';
-/** How the MMU is virtualized. */
-export type MmuVirtualization = 'shadow' | 'nested';
+/**
+ * How the MMU is virtualized: shadow page tables; nested paging (EPT); or direct paging (Xen PV:
+ * the guest's own tables hold machine frames, read-only to it once they are page tables, changed
+ * only by hypercalls the hypervisor validates against per-frame types; direct-paging.ts). Direct
+ * paging needs a guest that makes those hypercalls: the `paravirtual` CPU.
+ */
+export type MmuVirtualization = 'shadow' | 'nested' | 'direct';
 /** How the TLB is shared between guests: flushed on every switch, or tagged by VPID. */
 export type TlbPolicy = 'flush' | 'vpid';
 
@@ -99,14 +105,16 @@ export interface Design {
   readonly dispatch: (h: HostMachine, op: Op) => 'native' | 'hypervisor';
   /** The hypervisor: everything that reaches it. */
   readonly handle: (h: HostMachine, entry: HypervisorEntry) => HostMachine;
-  /** After an operation ran natively. */
-  readonly afterNative: (h: HostMachine) => HostMachine;
+  /** After an operation (`op`) ran natively. */
+  readonly afterNative: (h: HostMachine, op?: Op) => HostMachine;
   /** The TLB tag (VPID) guest `g` runs under; 0 means untagged. */
   readonly tag: (h: HostMachine, g: number) => number;
   /** Switch the real CPU to guest `to` (the scheduler's operation). */
   readonly switchTo: (h: HostMachine, to: number) => HostMachine;
   /** The network behind the guests' cards (model/host/net/), for a design with a `net` axis. */
   readonly network?: NetworkBackEnd;
+  /** For direct paging: the hypervisor's validation rules (absent: Xen's, `XEN_RULES`). */
+  readonly directPaging?: DirectPagingRules;
 }
 
 /** True when a value has the shape of a design (for loading a user's file). */

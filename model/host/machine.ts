@@ -10,6 +10,7 @@ import type { Cpu, Machine } from '../state.ts';
 import type { GuestDevices, HostIo } from './io.ts';
 import { type HostConfig, HV_BLOCK, poolBase, TABLE_BLOCK, tableBlock } from './layout.ts';
 import { bareNet, type HostNet } from './net/state.ts';
+import type { DirectPagingState } from './pv-kernel.ts';
 import { emptyRealTlb, type RealTlb } from './tlb.ts';
 
 /** The hypervisor's shadow page tables of one guest: a directory and the tables it uses, by slot. */
@@ -30,6 +31,8 @@ export interface GuestContext {
   readonly eptRoot: number;
   /** Where the guest's devices are (model/host/io.ts); absent: it has none. */
   readonly devices?: GuestDevices;
+  /** Under direct paging: Xen's page types and base pointer, and the PV kernel's records (model/host/pv-kernel.ts). */
+  readonly direct?: DirectPagingState;
 }
 
 /** Counts of how operations ran, for the efficiency measure. */

@@ -116,7 +116,7 @@ const hostStepCore = (design: Design, h: HostMachine, op: Op): { readonly host: 
     };
   }
   return {
-    host: counted(design.afterNative(after), { native: h.counters.native + 1 }),
+    host: counted(design.afterNative(after, op), { native: h.counters.native + 1 }),
     ran: { kind: 'native', real: after },
   };
 };

@@ -48,6 +48,16 @@ import { guestBase, HV_FRAME, HV_LINEAR, hostFrames, poolBase, regionFrames } fr
 import { type HostMachine, POOL, secondLevelTables, withGuest } from './machine.ts';
 import { networkBackEnd } from './net/index.ts';
 import { guestNic, passedThroughNic, withGuestNic } from './net/state.ts';
+import {
+  bootDirect,
+  commitPseudoPhysical,
+  directState,
+  pseudoPhysicalMemory,
+  pteVal,
+  realRoot,
+  syncDirect,
+  writesOwnPageTable,
+} from './pv-kernel.ts';
 import { tlbFlushAll, tlbFlushPage, tlbFlushTag } from './tlb.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -65,7 +75,11 @@ export const guestView = (d: Design, h: HostMachine, g: number): Machine => {
   return {
     geometry: h.config.guestGeometry,
     cpu,
-    memory: extractRegion(h.memory, guestBase(h.config, g), regionFrames(h.config)),
+    // Under direct paging the walked tables hold machine frames: translated back (M2P).
+    memory:
+      d.axes.mmu === 'direct'
+        ? pseudoPhysicalMemory(h, g)
+        : extractRegion(h.memory, guestBase(h.config, g), regionFrames(h.config)),
     tlb: EMPTY_TLB,
     ...(devices === undefined ? {} : { devices }),
     ...(nic === undefined ? {} : { nic }),
@@ -74,12 +88,12 @@ export const guestView = (d: Design, h: HostMachine, g: number): Machine => {
 
 /** Write a guest's view back: its memory region and virtual CPU (and the real CPU if it is running). */
 export const commitGuest = (d: Design, h: HostMachine, g: number, view: Machine): HostMachine => {
-  const memory = replaceRegion(h.memory, guestBase(h.config, g), regionFrames(h.config), view.memory);
-  const h1 = withGuestNic(
-    withGuestDeviceEngines(withGuest({ ...h, memory }, g, { vcpu: view.cpu }), g, view.devices),
-    g,
-    view.nic,
-  );
+  // Under direct paging, page-table entries go back through the PV kernel's hypercalls.
+  const h0 =
+    d.axes.mmu === 'direct' && h.guests[g]!.direct
+      ? commitPseudoPhysical(d, withGuest(h, g, { vcpu: view.cpu }), g, guestView(d, h, g), view)
+      : { ...h, memory: replaceRegion(h.memory, guestBase(h.config, g), regionFrames(h.config), view.memory) };
+  const h1 = withGuestNic(withGuestDeviceEngines(withGuest(h0, g, { vcpu: view.cpu }), g, view.devices), g, view.nic);
   return g === h1.current ? { ...h1, cpu: d.load(h1, g, view.cpu) } : h1;
 };
 
@@ -147,6 +161,7 @@ export const syncMmu = (
 ): HostMachine => {
   const g = after.current;
   const tag = d.tag(after, g);
+  const before = _before;
   const c0 = v0.cpu;
   const c1 = v1.cpu;
   const retired = outcome.status === 'retired';
@@ -158,6 +173,10 @@ export const syncMmu = (
   // hypervisor delivers that #PF by emulation, it must make the real TLB forget the page too.
   if (outcome.events.some((e) => e.vector === 14 && e.source === 'exception'))
     h = { ...h, tlb: tlbFlushPage(h.tlb, tag, pageNumber(c1.cr2)) };
+  if (d.axes.mmu === 'direct') {
+    const baseChanged = directState(before, g).xen.base !== directState(h, g).xen.base;
+    return syncDirect(d, h, g, retired ? op : undefined, newSpace, baseChanged);
+  }
   if (d.axes.mmu === 'nested') {
     if (newSpace) h = { ...h, tlb: tlbFlushTag(h.tlb, tag) };
     else if (op?.kind === 'invlpg' && retired) h = { ...h, tlb: tlbFlushPage(h.tlb, tag, pageNumber(op.va)) };
@@ -297,7 +316,8 @@ export const ringCompression = {
       cs: ((v.cs & 0xfffc) | cpl) >>> 0,
       eflags: ((v.eflags & ~(EFLAGS.IF | EFLAGS.IOPL)) | EFLAGS.IF) >>> 0,
       cr0: (CR0.PE | CR0.ET | CR0.NE | CR0.WP | CR0.PG) >>> 0,
-      cr3: h.guests[g]!.shadow.root * PAGE_SIZE,
+      // The shadow root, or under direct paging the guest's base pointer (realRoot).
+      cr3: realRoot(h, g) * PAGE_SIZE,
       gdtr: { base: HV_LINEAR + SYSTEM_PAGE.GDT, limit: GDT_LIMIT },
       idtr: { base: HV_LINEAR + SYSTEM_PAGE.IDT, limit: IDT_LIMIT },
       ldtr: { selector: 0, base: 0, limit: 0 },
@@ -439,6 +459,9 @@ export type DesignSpec = { readonly name: string; readonly description: string; 
  */
 export const composeDesign = (spec: DesignSpec): Design => {
   const { axes } = spec;
+  // Direct paging needs a guest kernel that asks the hypervisor for every page-table change.
+  if (axes.mmu === 'direct' && axes.cpu !== 'paravirtual')
+    throw new RangeError(`${spec.name}: direct paging needs the paravirtual CPU (cpu: 'paravirtual')`);
   const rc = axes.cpu !== 'hardware-assisted';
   let self: Design;
   const std: Design = {
@@ -456,6 +479,9 @@ export const composeDesign = (spec: DesignSpec): Design => {
             memory: buildEpt(h.memory, ctx.eptRoot, tables, h.config.guestGeometry.frames, guestBase(h.config, ctx.id)),
           };
         } else h = shadowZap(self, h, ctx.id);
+        // Direct paging: the guest's own tables in machine form, pinned, its base pointer (the
+        // shadow root above stays as the idle tables of a guest with none).
+        if (axes.mmu === 'direct') h = bootDirect(self, h, ctx.id, guestView(self, h, ctx.id));
       }
       h = initIo(axes, h);
       if (self.network && h.net) h = self.network.init(self, h);
@@ -493,12 +519,17 @@ export const composeDesign = (spec: DesignSpec): Design => {
       if (op.kind === 'frameIn') return self.network?.dataPath === 'software' ? 'hypervisor' : 'native';
       if (axes.cpu !== 'binary-translation' && axes.cpu !== 'paravirtual') return 'native';
       const v = self.save(h, h.current, h.cpu, h.guests[h.current]!.vcpu);
+      // Under direct paging a kernel store to one of its page tables is its set_pte: a hypercall.
+      if (axes.mmu === 'direct' && op.kind === 'store' && v.cpl !== 3)
+        return writesOwnPageTable(guestView(self, h, h.current), op.va) ? 'hypervisor' : 'native';
       return v.cpl !== 3 && NOT_INNOCUOUS.has(op.kind) ? 'hypervisor' : 'native';
     },
     handle: standardHandle(() => self),
-    afterNative: (h) => {
-      if (!rc) return h; // VMX delivers injected interrupts itself at the guest's instruction boundaries
-      const v = self.save(h, h.current, h.cpu, h.guests[h.current]!.vcpu);
+    afterNative: (h0, op) => {
+      if (!rc) return h0; // VMX delivers injected interrupts itself at the guest's instruction boundaries
+      const v = self.save(h0, h0.current, h0.cpu, h0.guests[h0.current]!.vcpu);
+      // Under direct paging the kernel reads its page-table entries with pte_val() (M2P).
+      const h = axes.mmu === 'direct' && op ? pteVal(self, h0, op, v.cpl !== 3) : h0;
       return v.pending.length > 0 && v.eflags & EFLAGS.IF && !v.stiShadow ? injectPending(self, h) : h;
     },
     tag: (_h, g) => (axes.tlb === 'vpid' ? g + 1 : 0),
