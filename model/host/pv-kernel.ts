@@ -339,7 +339,12 @@ const makeReadOnly = (d: Design, h: HostMachine, g: number, target: number): Hos
       const pa = mfn * PAGE_SIZE + i * 4;
       const value = guestEntry(out, g, directState(out, g).records, pa);
       const r = writeEntry(d, out, g, pa, e & ~PTE.RW);
-      out = r.rc === 'ok' ? withRecords(r.host, g, (rs) => void (rs[pa] = { kind: 'read-only', value })) : r.host;
+      out =
+        r.rc === 'ok'
+          ? withRecords(r.host, g, (rs) => {
+              rs[pa] = { kind: 'read-only', value };
+            })
+          : r.host;
     }
   }
   return out;
