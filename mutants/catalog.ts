@@ -3,6 +3,7 @@
  * here with one import.
  */
 import { CPU_MUTANTS } from './cpu.ts';
+import { DIRECT_PAGING_MUTANTS } from './direct.ts';
 import { IO_MUTANTS } from './io.ts';
 import { MMU_MUTANTS } from './mmu.ts';
 import type { Mutant } from './mutant.ts';
@@ -14,6 +15,7 @@ import { TLB_MUTANTS } from './tlb.ts';
 export const MUTANTS: readonly Mutant[] = Object.freeze([
   ...CPU_MUTANTS,
   ...MMU_MUTANTS,
+  ...DIRECT_PAGING_MUTANTS,
   ...TLB_MUTANTS,
   ...IO_MUTANTS,
   ...NETWORK_MUTANTS,

@@ -20,6 +20,7 @@ export type MutantArea =
   | 'iommu'
   | 'interrupts'
   | 'devices'
+  | 'direct-paging'
   | 'network'
   | 'containers'
   | 'api-translation';

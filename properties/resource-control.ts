@@ -13,7 +13,14 @@
  * One allowance, stated: under ring compression the real CPU itself reads the hypervisor's
  * descriptor tables while the guest runs, so that page is mapped supervisor and read-only in
  * the guest's address space (real monitors also fence it with segment limits, which this model
- * does not have). Any other reach outside the guest's frames is a violation.
+ * does not have); under direct paging a guest's directory that maps itself (a linear page table,
+ * read-only as Xen requires) also reads, supervisor and read-only, the page table Xen keeps in its
+ * private slot. Any other reach outside the guest's frames is a violation.
+ *
+ * Under direct paging the real MMU walks the guest's own frames (its directory and the tables
+ * it names): those must be the guest's, every entry must reach only the guest's frames, and no
+ * translation the guest can use (a table entry, a real TLB entry) may let it write a frame the
+ * MMU walks for it: with that, it would control machine memory (Xen's XSA-148, XSA-182).
  */
 import {
   type Design,
@@ -25,15 +32,19 @@ import {
   type HostMachine,
   HV_FRAME,
   hex,
+  hypercallsOf,
   hypervisorBlocks,
   POOL,
   PTE,
   poolBase,
   type RealTlb,
+  realRoot,
   regionFrames,
   sameRegionNode,
   type TaggedTranslation,
   tableBlock,
+  tlbView,
+  XEN_L2_SLOT,
 } from '../model/index.ts';
 import { deviceIsolationViolation } from './devices.ts';
 import { networkResourceViolation } from './network/resource.ts';
@@ -46,7 +57,8 @@ const ringCompressed = (d: Design) => d.axes.cpu !== 'hardware-assisted';
 const mayReach = (d: Design, h: HostMachine, g: number, frame: number, rights: number): boolean => {
   const o = frameOwner(h.config, frame);
   if (o.kind === 'guest' && o.guest === g) return true;
-  return ringCompressed(d) && frame === HV_FRAME.SYSTEM && !(rights & PTE.RW) && !(rights & PTE.US);
+  const readable = frame === HV_FRAME.SYSTEM || (d.axes.mmu === 'direct' && frame === HV_FRAME.PAGE_TABLE);
+  return ringCompressed(d) && readable && !(rights & PTE.RW) && !(rights & PTE.US);
 };
 
 const describeOwner = (h: HostMachine, frame: number) => {
@@ -120,6 +132,60 @@ const tablesChanged = (a: HostMachine, b: HostMachine, g: number) =>
   (b.config.guestGeometry.frames > 1024 &&
     [0, 32, 64, 96].some((o) => !sameRegionNode(a.memory, b.memory, tableBlock(g) + o, 32)));
 
+/**
+ * Direct paging: what the real MMU walks for guest g (its real root and the tables that root
+ * links), and the first violation in it: a linked table that is not the guest's, an entry that
+ * reaches outside the guest's frames, a writable mapping of a walked frame.
+ */
+const directTables = (
+  d: Design,
+  h: HostMachine,
+  g: number,
+): { readonly walked: ReadonlySet<number>; readonly violation?: string } => {
+  const root = realRoot(h, g);
+  const walked = new Set<number>([root]);
+  const linked: (readonly [number, number])[] = [];
+  for (const [dir, pde] of frameWords(h.memory, root)) {
+    if (!(pde & PTE.P)) continue;
+    const t = pde >>> 12;
+    const own = frameOwner(h.config, t);
+    const xen = dir === XEN_L2_SLOT && t === HV_FRAME.PAGE_TABLE;
+    if (!xen && !(own.kind === 'guest' && own.guest === g))
+      return {
+        walked,
+        violation: `guest ${g}'s directory (host frame ${hex(root, 5)}) links host frame ${hex(t, 5)} (${describeOwner(h, t)}) as a page table at slot ${dir}`,
+      };
+    walked.add(t);
+    linked.push([dir, pde]);
+  }
+  for (const [dir, pde] of linked)
+    for (const [i, pte] of frameWords(h.memory, pde >>> 12)) {
+      if (!(pte & PTE.P)) continue;
+      const frame = pte >>> 12;
+      const rights = pde & pte & (PTE.RW | PTE.US);
+      const va = ((dir << 22) | (i << 12)) >>> 0;
+      if (!mayReach(d, h, g, frame, rights))
+        return {
+          walked,
+          violation: `a page-table entry of guest ${g} maps ${hex(va)} to host frame ${hex(frame, 5)} (${describeOwner(h, frame)})`,
+        };
+      if (rights & PTE.RW && walked.has(frame))
+        return {
+          walked,
+          violation: `guest ${g} can write its own live page table: ${hex(va)} maps host frame ${hex(frame, 5)}, which the MMU walks for it, writable`,
+        };
+    }
+  return { walked };
+};
+
+/** The hypercalls guest g made in a step, for a message: the ones Xen accepted. */
+const acceptedHypercalls = (s: TraceStep, g: number): string => {
+  const calls = hypercallsOf(s.after, g, s.before.counters.ops).filter((c) => c.endsWith('-> ok'));
+  if (calls.length === 0) return '';
+  const shown = calls.slice(-3).map((c) => c.replace(/ -> ok$/, ''));
+  return ` (hypercalls accepted in this step${calls.length > 3 ? `, the last 3 of ${calls.length}` : ''}: ${shown.join('; ')})`;
+};
+
 const checkStep = (d: Design, s: TraceStep): PropertyFailure | undefined => {
   const h = s.after;
   const g = h.current;
@@ -139,6 +205,26 @@ const checkStep = (d: Design, s: TraceStep): PropertyFailure | undefined => {
       `the real TLB lets guest ${g} reach host frame ${hex(e.frame >>> 12, 5)} (${describeOwner(h, e.frame >>> 12)}) at linear ${hex(e.page << 12)}`,
     );
 
+  // Direct paging: the guest's own tables, which the real MMU walks, and the real TLB.
+  if (d.axes.mmu === 'direct') {
+    for (const ctx of h.guests) {
+      const changed =
+        s.index === 0 ||
+        s.before.guests[ctx.id]!.direct !== ctx.direct ||
+        !sameRegionNode(s.before.memory, h.memory, guestBase(h.config, ctx.id), regionFrames(h.config));
+      if (!changed && ctx.id !== g) continue;
+      const r = directTables(d, h, ctx.id);
+      if (r.violation) return fail(`${r.violation}${acceptedHypercalls(s, ctx.id)}`);
+      if (ctx.id !== g) continue;
+      const w = tlbView(h.tlb, tag).translations.find((t) => t.rights & PTE.RW && r.walked.has(t.frame >>> 12));
+      if (w)
+        return fail(
+          `the real TLB lets guest ${g} write host frame ${hex(w.frame >>> 12, 5)}, a page table the MMU walks for it, at ${hex(w.page << 12)}${acceptedHypercalls(s, g)}`,
+        );
+    }
+    return checkOwnCode(d, s, fail);
+  }
+
   // Shadow and EPT entries of every guest whose tables changed.
   for (const ctx of h.guests) {
     if (!tablesChanged(s.before, h, ctx.id) && s.index > 0) continue;
@@ -154,6 +240,17 @@ const checkStep = (d: Design, s: TraceStep): PropertyFailure | undefined => {
     }
   }
 
+  return checkOwnCode(d, s, fail);
+};
+
+/** Devices, the network, and what the guest's own code wrote. */
+const checkOwnCode = (
+  d: Design,
+  s: TraceStep,
+  fail: (message: string) => PropertyFailure,
+): PropertyFailure | undefined => {
+  const h = s.after;
+  const g = h.current;
   // A device's transfer reaches only its owner's memory and its interrupt only its owner.
   if (s.op.kind === 'dmaComplete') {
     const v = deviceIsolationViolation(d, s.before, h, g);

@@ -236,18 +236,20 @@ const linearOf = (h: HostMachine, g: number, pa: number): number | undefined => 
   return undefined;
 };
 
-/** Write one entry of a page table: `update_va_mapping` for an L1 entry the tables map, `mmu_update` otherwise. */
+/**
+ * Write one entry of a page table, as a 2.6.18-xen kernel's set_pte_at does: `update_va_mapping`
+ * for an L1 entry the current tables map, falling back to `mmu_update` when Xen cannot find or
+ * lock that entry (EINVAL); `mmu_update` for the directory's entries.
+ */
 const writeEntry = (d: Design, h: HostMachine, g: number, pa: number, val: number) => {
   const isRoot = pa >>> 12 === directState(h, g).xen.base;
   const va = isRoot ? undefined : linearOf(h, g, pa);
-  return hypercall(
-    d,
-    h,
-    g,
-    va === undefined
-      ? { kind: 'mmu_update', requests: [{ ptr: pa, val }] }
-      : { kind: 'update_va_mapping', va, val, flags: 'none' },
-  );
+  if (va !== undefined) {
+    const r = hypercall(d, h, g, { kind: 'update_va_mapping', va, val, flags: 'none' });
+    if (r.rc !== 'EINVAL') return r;
+    return hypercall(d, r.host, g, { kind: 'mmu_update', requests: [{ ptr: pa, val }] });
+  }
+  return hypercall(d, h, g, { kind: 'mmu_update', requests: [{ ptr: pa, val }] });
 };
 
 /** Write frame `mfn`'s words with an `mmu_update` batch (plain writes: the frame is no page table), if any differ. */
@@ -529,8 +531,9 @@ export const commitPseudoPhysical = (
   let out: HostMachine = { ...h, memory };
   const tables = viewTables(view);
   const base = directState(h, g).xen.base;
-  // Tables first, the directory last: a table a directory entry unlinks is still walked while its own entries change.
-  const order = [...walked.filter((m) => m !== base), ...walked.filter((m) => m === base)];
+  // In walk order, the directory first: a table one of its entries unlinks on the way is no page
+  // table any more, and its changed words are plain writes before it goes back to memory.
+  const order = [...walked.filter((m) => m === base), ...walked.filter((m) => m !== base)];
   for (const mfn of order) {
     const pfn = mfn - b;
     const a = new Map(frameWords(v0, pfn));

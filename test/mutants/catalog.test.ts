@@ -148,6 +148,17 @@ const WITNESSES: Record<string, Scenario> = {
     [1, { kind: 'out', port: NIC.MAC }],
     [1, { kind: 'frameIn', frame: wire(0xe0, 0xff) }],
   ),
+  // Direct paging (xen-pv). A kernel store to page table 0 through its own window page (0,0): the
+  // kernel's set_pte sets the accessed and dirty bits of (0,0)'s PTE, which maps page table 0 (frame
+  // 1) writable in the guest's view (boot flags P | R/W | U/S), and the accessed bit of PDE 0.
+  'xen-pv-writable-pagetable': one([plain()], [0, { kind: 'store', va: linear(0, 0, 2), src: 0 }]),
+  'xen-pv-l2-fast-path-drops-type': one([plain()], [0, { kind: 'store', va: linear(0, 0, 2), src: 0 }]),
+  // The same store through the directory's window page (0,1): (0,1)'s PTE maps the directory writable.
+  'xen-pv-l2-entry-as-l1': one([plain()], [0, { kind: 'store', va: linear(0, 1, 2), src: 0 }]),
+  // CR3 = frame 22, the first spare frame (zero: an empty directory, model/boot.ts bootFrames).
+  'xen-pv-unpin-keeps-type': one([plain()], [0, { kind: 'movToCr3', value: 22 * 4096 }]),
+  // Guest 0 writes PTE (0,2) = frame 32 (just past its 32 frames) | P | U/S: guest 1's frame 0 on the host.
+  'xen-pv-foreign-frame': one([withEax(0x0002_0005), plain()], [0, { kind: 'store', va: linear(0, 0, 2), src: 0 }]),
   'passthrough-vf-no-spoof-check': one([nic(0)], [0, { kind: 'out', port: NIC.TX }]),
   // Guest 1 stores a frame from guest 0's MAC at data page (1,2) (frame 6 + 1 * 4 + 2 = 12, GPA
   // 0xc000); guest 0 transmits from GPA 0xc000 + its memory size, which the host lays out as guest 1's.
