@@ -10,6 +10,7 @@ import {
   formatOp,
   guestView,
   hex,
+  hypercallsOf,
   type Machine,
   type Outcome,
   permitted,
@@ -60,6 +61,8 @@ export const renderReplay = (design: Design, scenario: Scenario, failure: Proper
     const isFailure = failure !== undefined && s.index === failure.step;
     lines.push(`${isFailure ? '>>' : '  '}${String(s.index).padStart(3)}  guest ${g}  ${formatOp(s.op)}`);
     lines.push(`         design:    ${how}; ${changes(viewBefore, view)}`);
+    const calls = s.ran.kind === 'native' ? [] : hypercallsOf(s.after, g, s.before.counters.ops);
+    if (calls.length > 0) lines.push(`         hypercalls: ${calls.join('; ')}`);
     const seen = new Set<string>();
     const shown: string[] = [];
     for (const { m, x } of successors) {

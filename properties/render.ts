@@ -1,6 +1,6 @@
 /** A counterexample's trace, step by step, with the first divergence marked: what a person reads. */
 import type { Scenario } from '../generators/host.ts';
-import { type Design, formatEflags, formatOp, hex, REGISTER_NAMES } from '../model/index.ts';
+import { type Design, formatEflags, formatOp, hex, hypercallsOf, REGISTER_NAMES } from '../model/index.ts';
 import type { PropertyFailure } from './property.ts';
 import { runScenario, viewAfter } from './trace.ts';
 
@@ -23,6 +23,9 @@ export const renderTrace = (design: Design, scenario: Scenario, failure: Propert
     const regs = REGISTER_NAMES.map((n, i) => `${n.toUpperCase()}=${hex(v.cpu.regs[i]!)}`).join(' ');
     const mark = s.index === failure.step ? '  <-- first divergence' : '';
     lines.push(`${String(s.index).padStart(3)}  guest ${s.guest}  ${formatOp(s.op).padEnd(34)} ${how}${mark}`);
+    // Direct paging: the hypercalls the guest kernel made for this operation, with Xen's answers.
+    const calls = s.ran.kind === 'native' ? [] : hypercallsOf(s.after, s.guest, s.before.counters.ops);
+    if (calls.length > 0) lines.push(`       hypercalls: ${calls.join('; ')}`);
     lines.push(`       guest sees CPL ${v.cpu.cpl} CS=${hex(v.cpu.cs, 4)} ${formatEflags(v.cpu.eflags)} ${regs}`);
     if (s.index === failure.step) {
       lines.push(`       ${failure.message}`);

@@ -25,6 +25,7 @@
 import {
   type Design,
   EFLAGS,
+  formatHypercall,
   frameIdentity,
   frameOwner,
   frameWords,
@@ -32,7 +33,7 @@ import {
   type HostMachine,
   HV_FRAME,
   hex,
-  hypercallsOf,
+  hypercallLog,
   hypervisorBlocks,
   POOL,
   PTE,
@@ -141,7 +142,14 @@ const directTables = (
   d: Design,
   h: HostMachine,
   g: number,
-): { readonly walked: ReadonlySet<number>; readonly violation?: string } => {
+): {
+  readonly walked: ReadonlySet<number>;
+  readonly violation?: string;
+  /** Machine addresses of the entries at fault (the leaf, and a directory entry that links the frame). */
+  readonly entries?: readonly number[];
+  /** The linear page the faulty leaf maps. */
+  readonly page?: number;
+} => {
   const root = realRoot(h, g);
   const walked = new Set<number>([root]);
   const linked: (readonly [number, number])[] = [];
@@ -154,6 +162,7 @@ const directTables = (
       return {
         walked,
         violation: `guest ${g}'s directory (host frame ${hex(root, 5)}) links host frame ${hex(t, 5)} (${describeOwner(h, t)}) as a page table at slot ${dir}`,
+        entries: [root * 4096 + dir * 4],
       };
     walked.add(t);
     linked.push([dir, pde]);
@@ -164,26 +173,46 @@ const directTables = (
       const frame = pte >>> 12;
       const rights = pde & pte & (PTE.RW | PTE.US);
       const va = ((dir << 22) | (i << 12)) >>> 0;
+      const leaf = (pde >>> 12) * 4096 + i * 4;
       if (!mayReach(d, h, g, frame, rights))
         return {
           walked,
           violation: `a page-table entry of guest ${g} maps ${hex(va)} to host frame ${hex(frame, 5)} (${describeOwner(h, frame)})`,
+          entries: [leaf],
+          page: va >>> 12,
         };
-      if (rights & PTE.RW && walked.has(frame))
+      if (rights & PTE.RW && walked.has(frame)) {
+        // The leaf, and the directory entries that make the frame a walked table.
+        const links = linked.filter(([, e]) => e >>> 12 === frame).map(([k]) => root * 4096 + k * 4);
         return {
           walked,
           violation: `guest ${g} can write its own live page table: ${hex(va)} maps host frame ${hex(frame, 5)}, which the MMU walks for it, writable`,
+          entries: [leaf, ...links],
+          page: va >>> 12,
         };
+      }
     }
   return { walked };
 };
 
-/** The hypercalls guest g made in a step, for a message: the ones Xen accepted. */
-const acceptedHypercalls = (s: TraceStep, g: number): string => {
-  const calls = hypercallsOf(s.after, g, s.before.counters.ops).filter((c) => c.endsWith('-> ok'));
-  if (calls.length === 0) return '';
-  const shown = calls.slice(-3).map((c) => c.replace(/ -> ok$/, ''));
-  return ` (hypercalls accepted in this step${calls.length > 3 ? `, the last 3 of ${calls.length}` : ''}: ${shown.join('; ')})`;
+/**
+ * The hypercall of the step that broke the invariant, for the message: the last one Xen accepted
+ * that wrote an entry at fault (or, for update_va_mapping, the entry of the page at fault); else
+ * the accepted ones.
+ */
+const blamedHypercall = (s: TraceStep, g: number, entries: readonly number[], page?: number): string => {
+  const accepted = hypercallLog(s.after, g, s.before.counters.ops).filter((e) => e.rc === 'ok');
+  if (accepted.length === 0) return '';
+  const culprit = [...accepted]
+    .reverse()
+    .find(({ call }) =>
+      call.kind === 'mmu_update'
+        ? call.requests.some((r) => entries.includes(r.ptr & ~3))
+        : call.kind === 'update_va_mapping' && call.va >>> 12 === page,
+    );
+  if (culprit) return `; Xen accepted ${formatHypercall(culprit.call)} in this step`;
+  const shown = accepted.slice(-3).map((e) => formatHypercall(e.call));
+  return ` (hypercalls accepted in this step${accepted.length > 3 ? `, the last 3 of ${accepted.length}` : ''}: ${shown.join('; ')})`;
 };
 
 const checkStep = (d: Design, s: TraceStep): PropertyFailure | undefined => {
@@ -214,12 +243,12 @@ const checkStep = (d: Design, s: TraceStep): PropertyFailure | undefined => {
         !sameRegionNode(s.before.memory, h.memory, guestBase(h.config, ctx.id), regionFrames(h.config));
       if (!changed && ctx.id !== g) continue;
       const r = directTables(d, h, ctx.id);
-      if (r.violation) return fail(`${r.violation}${acceptedHypercalls(s, ctx.id)}`);
+      if (r.violation) return fail(`${r.violation}${blamedHypercall(s, ctx.id, r.entries ?? [], r.page)}`);
       if (ctx.id !== g) continue;
       const w = tlbView(h.tlb, tag).translations.find((t) => t.rights & PTE.RW && r.walked.has(t.frame >>> 12));
       if (w)
         return fail(
-          `the real TLB lets guest ${g} write host frame ${hex(w.frame >>> 12, 5)}, a page table the MMU walks for it, at ${hex(w.page << 12)}${acceptedHypercalls(s, g)}`,
+          `the real TLB lets guest ${g} write host frame ${hex(w.frame >>> 12, 5)}, a page table the MMU walks for it, at ${hex(w.page << 12)}${blamedHypercall(s, g, [], w.page)}`,
         );
     }
     return checkOwnCode(d, s, fail);

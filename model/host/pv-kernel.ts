@@ -75,10 +75,11 @@ export interface EntryRecord {
   readonly value: number;
 }
 
-/** A hypercall the guest made, tagged with the guest operation it made it for (`counters.ops`). */
+/** A hypercall the guest made and Xen's answer, tagged with the guest operation it was made for (`counters.ops`). */
 export interface HypercallLogEntry {
   readonly op: number;
-  readonly text: string;
+  readonly call: Hypercall;
+  readonly rc: XenResult;
 }
 
 /** Direct paging's state of one guest: Xen's, the PV kernel's records, and the latest operation's hypercalls. */
@@ -199,7 +200,7 @@ export const hypercall = (
   const xen: XenGuestMm = x.base === undefined ? { pages } : { pages, base: x.base };
   const op = h.counters.ops;
   const earlier = st.log.length > 0 && st.log[0]!.op === op ? st.log : [];
-  const log = [...earlier, { op, text: `${formatHypercall(call)} -> ${rc}` }];
+  const log = [...earlier, { op, call, rc }];
   let out = withGuest({ ...h, memory: x.memory, tlb }, g, { direct: { ...st, xen, log } });
   if (g === out.current && x.base !== st.xen.base)
     out = { ...out, cpu: { ...out.cpu, cr3: realRoot(out, g) * PAGE_SIZE } };
@@ -212,9 +213,13 @@ export const realRoot = (h: HostMachine, g: number): number => {
   return ctx.direct?.xen.base ?? ctx.shadow.root;
 };
 
-/** The hypercalls made for operation `op` (a step's `before.counters.ops`) by guest g, as text. */
+/** The hypercalls guest g made for operation `op` (a step's `before.counters.ops`), with Xen's answers. */
+export const hypercallLog = (h: HostMachine, g: number, op: number): readonly HypercallLogEntry[] =>
+  (h.guests[g]?.direct?.log ?? []).filter((e) => e.op === op);
+
+/** The same, as a person reads them: `mmu_update(ptr=…, val=…) -> EBUSY`. */
 export const hypercallsOf = (h: HostMachine, g: number, op: number): readonly string[] =>
-  (h.guests[g]?.direct?.log ?? []).filter((e) => e.op === op).map((e) => e.text);
+  hypercallLog(h, g, op).map((e) => `${formatHypercall(e.call)} -> ${e.rc}`);
 
 const withRecords = (h: HostMachine, g: number, patch: (r: Record<number, EntryRecord>) => void): HostMachine => {
   const st = directState(h, g);
@@ -608,7 +613,10 @@ export const pteVal = (d: Design, h: HostMachine, op: Op, kernel: boolean): Host
   const cached = tlbView(h.tlb, d.tag(h, g)).translations.find((t) => t.page === page);
   const frame = cached?.frame ?? realFrame(h, op.va);
   if (frame === undefined || !machineTables(h, g).has(frame >>> 12)) return h;
-  const value = guestEntry(h, g, st.records, ((frame & PTE.FRAME) | (op.va & 0xffc)) >>> 0);
+  const pa = ((frame & PTE.FRAME) | (op.va & 0xffc)) >>> 0;
+  // Only a load that ran and read the machine word (a halted CPU runs nothing).
+  if (h.cpu.run !== 'running' || h.cpu.regs[op.dst] !== readWord(h.memory, pa)) return h;
+  const value = guestEntry(h, g, st.records, pa);
   if (h.cpu.regs[op.dst] === value) return h;
   const regs = [...h.cpu.regs] as [number, number, number, number];
   regs[op.dst] = value;

@@ -6,19 +6,16 @@
  * a faulting walk, LAR's undefined bits — it follows every permitted state).
  *
  * - `shadow` and `ept` (VT-x) must agree everywhere: nothing is excluded.
- * - `bt` and `xen-pv-shadow` leave guest user code untranslated at real ring 3, so user-mode Red
- *   Pills (support.ts RED_PILL: PUSHF, POPF, IRET, SMSW, SLDT, STR, SGDT, SIDT, LAR, LSL, VERR, VERW,
+ * - `bt` and `xen-pv` leave guest user code untranslated at real ring 3, so user-mode Red Pills
+ *   (support.ts RED_PILL: PUSHF, POPF, IRET, SMSW, SLDT, STR, SGDT, SIDT, LAR, LSL, VERR, VERW,
  *   MOV r,CS) see the real machine — a real limitation of binary translation and of
  *   paravirtualization (Rutkowska 2004; scenarios.test.ts shows one). Exactly those kinds are removed
  *   while the guest is at CPL 3, and counted; a second test shows the removed ones are the only
  *   divergences there are.
- * - `xen-pv` (direct paging) as well, and one more user-mode limit: a user-mode load of a word of
- *   a page table the real MMU walks reads the machine frame number there (only the guest kernel
- *   translates it back). Those loads are removed too (judged on the hosted run), and counted.
  * - `classic` (trap-and-emulate on x86) must diverge, and only on sensitive-but-unprivileged
  *   instructions (Popek & Goldberg 1974, Theorem 1; Robin & Irvine 2000).
  */
-import { bt, classic, ept, guestView, hostStep, type OpKind, shadow, xenPv, xenPvShadow } from 'hyperprop';
+import { bt, classic, ept, guestView, hostStep, type OpKind, shadow, xenPv } from 'hyperprop';
 import { describe, expect, it } from 'vitest';
 import {
   checkSplit,
@@ -31,7 +28,6 @@ import {
   type Sequence,
   sequences,
   splitOnHost,
-  userPageTableRead,
 } from './support.ts';
 
 const SEED = 20260415;
@@ -77,7 +73,7 @@ describe.each([shadow, ept])('$name refines the reference', (design) => {
   );
 });
 
-describe.each([bt, xenPvShadow])('$name refines the reference apart from user-mode Red Pills', (design) => {
+describe.each([bt, xenPv])('$name refines the reference apart from user-mode Red Pills', (design) => {
   it(
     `on all ${RUNS} sequences, once Red Pill kinds at CPL 3 are excluded (and counted)`,
     () => {
@@ -105,33 +101,6 @@ describe.each([bt, xenPvShadow])('$name refines the reference apart from user-mo
         cpl: 3,
         redPill: RED_PILL.has(f.divergence.op.kind),
       });
-    }
-  });
-});
-
-describe('xen-pv (direct paging) refines the reference apart from user-mode Red Pills and page-table reads', () => {
-  it(
-    `on all ${RUNS} sequences, once those are excluded (and counted)`,
-    () => {
-      const s = refine(xenPv, workload, { excludeUserPageTableReads: true });
-      report(xenPv.name, s);
-      expect(s.found.map(shown)).toEqual([]);
-      expect(s.sequences).toBe(RUNS);
-      expect(s.excludedByKind['load (page table)' as OpKind]).toBeGreaterThan(0);
-      for (const k of Object.keys(s.excludedByKind))
-        expect(RED_PILL.has(k as OpKind) || k === 'load (page table)').toBe(true);
-      expect(s.ops).toBeGreaterThan(RUNS * 5);
-    },
-    LONG,
-  );
-
-  it('diverges without the page-table reads excluded, only on such a read (first 1,000 sequences)', () => {
-    const s = refine(xenPv, workload.slice(0, 1000), { excludeUserRedPills: true });
-    expect(s.found.length).toBeGreaterThan(0);
-    for (const f of s.found) {
-      let h = freshHost(xenPv, f.seq.cpl);
-      for (const op of f.seq.ops.slice(0, f.divergence.step)) h = hostStep(xenPv, h, op);
-      expect(userPageTableRead(xenPv, h, f.divergence.op)).toBe(true);
     }
   });
 });

@@ -14,16 +14,10 @@ import {
   guestView,
   type HostMachine,
   hostStep,
-  machineTables,
   type Op,
   type OpKind,
-  PTE,
   type RefinementResult,
-  readWord,
   step,
-  tlbView,
-  walk,
-  X86_32,
 } from 'hyperprop';
 import { arbOp } from '../../generators/reference.ts';
 
@@ -99,36 +93,14 @@ export interface Split {
 const keptOps = (seq: Sequence, split: Split) => seq.ops.filter((_, i) => split.keep[i]);
 
 /**
- * Under direct paging, a user-mode load that reads a frame the real MMU walks for the guest (by
- * the real CPU's TLB entry for the page, or else the real tables): the guest's page tables hold
- * machine frame numbers, and only its kernel translates them back (README, "Direct paging").
- */
-export const userPageTableRead = (design: Design, h: HostMachine, op: Op): boolean => {
-  if (design.axes.mmu !== 'direct' || op.kind !== 'load' || guestView(design, h, 0).cpu.cpl !== 3) return false;
-  const cached = tlbView(h.tlb, design.tag(h, 0)).translations.find((t) => t.page === op.va >>> 12);
-  const r = walk(
-    X86_32,
-    (h.cpu.cr3 & PTE.FRAME) >>> 0,
-    op.va,
-    (pa) => readWord(h.memory, pa),
-    () => true,
-  );
-  const frame = cached ? cached.frame : r.ok ? r.frame : undefined;
-  return frame !== undefined && machineTables(h, 0).has(frame >>> 12);
-};
-
-/**
  * Remove the Red Pill kinds wherever the guest is at CPL 3, judged on the hosted run itself (the CPL
- * of its abstraction before each operation); with `tableReads`, also user-mode reads of page tables
- * under direct paging (`userPageTableRead`).
+ * of its abstraction before each operation).
  */
-export const splitOnHost = (design: Design, seq: Sequence, tableReads = false): Split => {
+export const splitOnHost = (design: Design, seq: Sequence): Split => {
   const keep: boolean[] = [];
   let h = freshHost(design, seq.cpl);
   for (const op of seq.ops) {
-    const k =
-      !(RED_PILL.has(op.kind) && guestView(design, h, 0).cpu.cpl === 3) &&
-      !(tableReads && userPageTableRead(design, h, op));
+    const k = !(RED_PILL.has(op.kind) && guestView(design, h, 0).cpu.cpl === 3);
     keep.push(k);
     if (k) h = hostStep(design, h, op);
   }
@@ -210,7 +182,7 @@ export interface RefinementStats {
   readonly sequences: number;
   /** Operations checked (after exclusions). */
   readonly ops: number;
-  /** Operations removed as user-mode Red Pills (and user-mode page-table reads, where asked). */
+  /** Operations removed as user-mode Red Pills. */
   readonly excluded: number;
   readonly excludedByKind: Readonly<Partial<Record<OpKind, number>>>;
   /** Sequences where the reference's prediction of the guest's CPL was not the hosted run's (re-split on the host). */
@@ -228,7 +200,7 @@ export interface RefinementStats {
 export const refine = (
   design: Design,
   seqs: readonly Sequence[],
-  options: { readonly excludeUserRedPills?: boolean; readonly excludeUserPageTableReads?: boolean } = {},
+  options: { readonly excludeUserRedPills?: boolean } = {},
 ): RefinementStats => {
   let ops = 0;
   let excluded = 0;
@@ -239,18 +211,7 @@ export const refine = (
   for (const seq of seqs) {
     let run: readonly Op[] = seq.ops;
     let r: RefinementResult;
-    if (options.excludeUserPageTableReads) {
-      // What a user-mode load reads depends on the host's tables: split on the hosted run itself.
-      const split = splitOnHost(design, seq, true);
-      run = keptOps(seq, split);
-      r = checkRefinement(design, freshHost(design, seq.cpl), guestOps(run));
-      seq.ops.forEach((op, i) => {
-        if (split.keep[i]) return;
-        excluded++;
-        const key = RED_PILL.has(op.kind) ? op.kind : 'load (page table)';
-        excludedByKind[key as OpKind] = (excludedByKind[key as OpKind] ?? 0) + 1;
-      });
-    } else if (options.excludeUserRedPills) {
+    if (options.excludeUserRedPills) {
       // Predict the split with the reference, confirm it on the hosted run as that run happens, and
       // only where they disagree split on the hosted run itself: exact either way, cheap usually.
       let split = splitOnReference(design, seq);

@@ -1,0 +1,226 @@
+/**
+ * Direct paging (xen-pv): Xen's type rules and hypercalls (model/host/direct-paging.ts) and the PV
+ * kernel on top of them (model/host/pv-kernel.ts). Expected values are derived by hand from the
+ * boot layout (model/boot.ts: frame 0 the directory, 1..4 the page tables, 5 the system page,
+ * data(d, t) = 6 + 4d + t, 22..31 spare; window page (0,0) maps page table 0, (0,1) the directory)
+ * and from Xen's rules as xen/arch/x86/mm.c states them (cited per test). A guest's machine frame
+ * is 0x400 + its frame (guest 0's region starts at host frame 1024, model/host/layout.ts).
+ */
+import {
+  bootMachine,
+  CR0,
+  createHost,
+  directState,
+  guestView,
+  type HostMachine,
+  HV_FRAME,
+  hostStep,
+  hypercall,
+  hypercallsOf,
+  linear,
+  type Op,
+  POOL,
+  PTE,
+  poolBase,
+  readWord,
+  sameArchitecturalState,
+  step,
+  tlbView,
+  xenPv,
+} from 'hyperprop';
+import { describe, expect, it } from 'vitest';
+import { bootGuest, plainGuestSpec } from '../../generators/reference.ts';
+
+const M = 0x400; // guest 0's machine frame 0
+const PD = M;
+const pt = (d: number) => M + 1 + d;
+const data = (d: number, t: number) => M + 6 + 4 * d + t;
+const pa = (frame: number, word: number) => frame * 4096 + word * 4;
+const boot = () => createHost(xenPv, [bootMachine()]);
+const pages = (h: HostMachine) => directState(h, 0).xen.pages;
+const mmu = (h: HostMachine, ptr: number, val: number) =>
+  hypercall(xenPv, h, 0, { kind: 'mmu_update', requests: [{ ptr, val }] });
+const run = (h: HostMachine, ops: readonly Op[]) => ops.reduce((x, op) => hostStep(xenPv, x, op), h);
+const bare = (m: ReturnType<typeof bootMachine>, ops: readonly Op[]) => ops.reduce((x, op) => step(x, op).machine, m);
+
+describe('booting a guest on direct paging (the domain builder and the first base pointer)', () => {
+  const h = boot();
+
+  it('the guest sees exactly its bare-metal boot machine (the abstraction undoes the P2M)', () => {
+    expect(sameArchitecturalState(guestView(xenPv, h, 0), bootMachine())).toBe(true);
+  });
+
+  it('its page tables hold machine frames; entries that map page tables are read-only', () => {
+    // PDE d links page table d: frame (1 + d) + 0x400, P | R/W | U/S kept.
+    for (let d = 0; d < 4; d++) expect(readWord(h.memory, pa(PD, d))).toBe(((pt(d) << 12) | 7) >>> 0);
+    // Slot 1023 is Xen's (init_xen_l2_slots): the table that maps its own page, P | R/W | A.
+    expect(readWord(h.memory, pa(PD, 1023))).toBe((HV_FRAME.PAGE_TABLE << 12) | 0x23);
+    // (0,0) maps page table 0 and (0,1) the directory, P | R/W at boot: installed P only.
+    expect(readWord(h.memory, pa(pt(0), 0))).toBe((pt(0) << 12) | PTE.P);
+    expect(readWord(h.memory, pa(pt(0), 1))).toBe((PD << 12) | PTE.P);
+    // (0,2) maps data frame 8, P | R/W | U/S.
+    expect(readWord(h.memory, pa(pt(0), 2))).toBe((data(0, 2) << 12) | 7);
+    expect(h.cpu.cr3).toBe(PD << 12);
+  });
+
+  it('Xen holds the directory as a pinned L2 (pin + base pointer), the tables as L1s, mapped data as writable', () => {
+    const p = pages(h);
+    expect(p[PD]).toMatchObject({ type: 'l2', count: 2, pinned: true, validated: true });
+    for (let d = 0; d < 4; d++) expect(p[pt(d)]).toMatchObject({ type: 'l1', count: 1, validated: true });
+    // Writable mappings: the system page (3,3) and data pages (0,2)..(3,2), frames 8..20.
+    const writable = Object.entries(p)
+      .filter(([, x]) => x.type === 'writable' && x.count > 0)
+      .map(([k]) => Number(k) - M);
+    expect(writable.sort((a, b) => a - b)).toEqual([5, ...Array.from({ length: 13 }, (_, i) => 8 + i)]);
+  });
+});
+
+describe("Xen's rules (mm.c), by hypercall", () => {
+  it('get_page_from_l1e: a writable mapping of a page table is refused (could_not_pin: -EBUSY), a read-only one accepted', () => {
+    const h = boot();
+    expect(mmu(h, pa(pt(0), 2), (pt(0) << 12) | 3).rc).toBe('EBUSY');
+    expect(mmu(h, pa(pt(0), 2), (PD << 12) | 3).rc).toBe('EBUSY');
+    const ro = mmu(h, pa(pt(0), 2), (pt(0) << 12) | 1);
+    expect(ro.rc).toBe('ok');
+    // The old entry's writable reference on frame 8 is dropped; page table 0 takes none.
+    expect(pages(ro.host)[data(0, 2)]!.count).toBe(0);
+    expect(pages(ro.host)[pt(0)]!.count).toBe(1);
+  });
+
+  it("get_page_from_l1e: another guest's frame -EBUSY, memory no domain owns -EPERM, PWT/PCD/PAT -EINVAL", () => {
+    const h = createHost(xenPv, [bootMachine(), bootMachine()]);
+    expect(mmu(h, pa(pt(0), 2), (0x420 << 12) | 5).rc).toBe('EBUSY'); // guest 1's frame 0
+    expect(mmu(h, pa(pt(0), 2), (HV_FRAME.SYSTEM << 12) | 5).rc).toBe('EBUSY'); // Xen's own page
+    expect(mmu(h, pa(pt(0), 2), (0x440 << 12) | 5).rc).toBe('EPERM'); // past both guests
+    expect(mmu(h, pa(pt(0), 2), (data(0, 3) << 12) | 0x15).rc).toBe('EINVAL'); // PCD
+  });
+
+  it('get_page_from_l2e: a frame mapped writable cannot become an L1 until its writable mappings are gone', () => {
+    let h = boot();
+    // PDE 1 -> frame 8, which (0,2) maps writable: _get_page_type(PGT_l1_page_table) sees type writable, count 1.
+    expect(mmu(h, pa(PD, 1), (data(0, 2) << 12) | 7).rc).toBe('EINVAL');
+    h = mmu(h, pa(pt(0), 2), 0).host;
+    const r = mmu(h, pa(PD, 1), (data(0, 2) << 12) | 7);
+    expect(r.rc).toBe('ok');
+    const p = pages(r.host);
+    expect(p[data(0, 2)]).toMatchObject({ type: 'l1', count: 1, validated: true });
+    // Page table 1 lost its only reference: devalidated (type kept, count 0), and the writable
+    // references of what it mapped, data(1, 0..3) = frames 10..13, are dropped.
+    expect(p[pt(1)]).toMatchObject({ type: 'l1', count: 0, validated: false });
+    for (let t = 0; t < 4; t++) expect(p[data(1, t)]!.count).toBe(0);
+  });
+
+  it('get_l2_linear_pagetable: a directory may map itself read-only only, and that takes no reference', () => {
+    const h = boot();
+    expect(mmu(h, pa(PD, 2), (PD << 12) | 7).rc).toBe('EINVAL');
+    const r = mmu(h, pa(PD, 2), (PD << 12) | 5);
+    expect(r.rc).toBe('ok');
+    expect(pages(r.host)[PD]!.count).toBe(2);
+    expect(pages(r.host)[pt(2)]!.count).toBe(0);
+  });
+
+  it("mod_l2_entry: Xen's own slot is refused (-EPERM); mmu_update on a frame with no page-table type is a plain write", () => {
+    const h = boot();
+    expect(mmu(h, pa(PD, 1023), 0).rc).toBe('EPERM');
+    const r = mmu(h, pa(data(0, 2), 5), 0x1234_5678);
+    expect(r.rc).toBe('ok');
+    expect(readWord(r.host.memory, pa(data(0, 2), 5))).toBe(0x1234_5678);
+  });
+
+  it('pin and unpin: a second pin and an unpin of what is not pinned are refused (-EINVAL)', () => {
+    let h = boot();
+    const pin = (mfn: number) => hypercall(xenPv, h, 0, { kind: 'mmuext_op', cmd: 'PIN_L1_TABLE', mfn });
+    const unpin = (mfn: number) => hypercall(xenPv, h, 0, { kind: 'mmuext_op', cmd: 'UNPIN_TABLE', mfn });
+    expect(unpin(pt(0)).rc).toBe('EINVAL');
+    h = pin(pt(0)).host;
+    expect(pages(h)[pt(0)]).toMatchObject({ count: 2, pinned: true });
+    expect(pin(pt(0)).rc).toBe('EINVAL');
+    h = unpin(pt(0)).host;
+    expect(pages(h)[pt(0)]).toMatchObject({ count: 1, pinned: false });
+    // An L1 in use cannot be pinned as an L2, nor become the base pointer.
+    expect(hypercall(xenPv, h, 0, { kind: 'mmuext_op', cmd: 'PIN_L2_TABLE', mfn: pt(0) }).rc).toBe('EINVAL');
+    expect(hypercall(xenPv, h, 0, { kind: 'mmuext_op', cmd: 'NEW_BASEPTR', mfn: pt(0) }).rc).toBe('EINVAL');
+  });
+
+  it('a frame that changes type from writable to a page table takes its stale TLB entries with it', () => {
+    // A native store through (0,2) caches frame 8 writable in the real TLB.
+    let h = run(boot(), [{ kind: 'store', va: linear(0, 2), src: 0 }]);
+    const cached = () => tlbView(h.tlb, 0).translations.some((t) => t.frame >>> 12 === data(0, 2));
+    expect(cached()).toBe(true);
+    // Unmapping (0,2) leaves the entry (the guest's own INVLPG is due), as on bare metal...
+    h = mmu(h, pa(pt(0), 2), 0).host;
+    expect(cached()).toBe(true);
+    // ...but frame 8 becoming an L1 flushes it (_get_page_type's type-change flush).
+    h = mmu(h, pa(PD, 1), (data(0, 2) << 12) | 7).host;
+    expect(cached()).toBe(false);
+  });
+});
+
+describe("the PV kernel: a scenario's operations as hypercalls", () => {
+  it('a kernel store to its page table is set_pte: one call, update_va_mapping; what bare metal shows', () => {
+    const op: Op = { kind: 'store', va: linear(0, 0, 2), src: 0 };
+    const h = hostStep(xenPv, boot(), op);
+    expect(h.counters.calls.store).toBe(1);
+    // Emulation sets the accessed bit of PDE 0 (mmu_update, fast path) and the accessed and dirty
+    // bits of (0,0)'s PTE, which maps page table 0: refused writable, installed read-only.
+    expect(hypercallsOf(h, 0, 0)).toEqual([
+      `mmu_update(ptr=0x00400000, val=0x00401027) -> ok`,
+      `update_va_mapping(va=0x00000000, val=0x00401063) -> EBUSY`,
+      `update_va_mapping(va=0x00000000, val=0x00401061) -> ok`,
+      `update_va_mapping(va=0x00002000, val=0x00000000) -> ok`,
+    ]);
+    expect(sameArchitecturalState(guestView(xenPv, h, 0), bare(bootMachine(), [op]))).toBe(true);
+  });
+
+  it("a request to map a page table writable is refused; the kernel maps it read-only and keeps the guest's value", () => {
+    const m = { ...bootMachine(), cpu: { ...bootMachine().cpu, regs: [0x1003, 0, 0, 0] as const } };
+    const op: Op = { kind: 'store', va: linear(0, 0, 2), src: 0 };
+    const h = hostStep(xenPv, createHost(xenPv, [m]), op);
+    expect(hypercallsOf(h, 0, 0).slice(-2)).toEqual([
+      'update_va_mapping(va=0x00002000, val=0x00401003) -> EBUSY',
+      'update_va_mapping(va=0x00002000, val=0x00401001) -> ok',
+    ]);
+    expect(readWord(guestView(xenPv, h, 0).memory, pa(1, 2))).toBe(0x1003);
+    expect(sameArchitecturalState(guestView(xenPv, h, 0), bare(m, [op]))).toBe(true);
+  });
+
+  it("a kernel load of a PTE runs natively and reads the guest's frame (pte_val); user code reads the machine frame", () => {
+    const load: Op = { kind: 'load', dst: 1, va: linear(0, 0, 2) };
+    const k = hostStep(xenPv, boot(), load);
+    expect(k.counters.native).toBe(1);
+    expect(guestView(xenPv, k, 0).cpu.regs[1]).toBe(0x8007);
+    // At CPL 3, with (0,0) user-accessible (flags P | R/W | U/S): the machine entry, P | U/S (R/W withheld).
+    const user = bootGuest(plainGuestSpec(undefined, 3));
+    const u = hostStep(xenPv, createHost(xenPv, [user]), load);
+    expect(step(user, load).machine.cpu.regs[1]).toBe(0x8007);
+    expect(guestView(xenPv, u, 0).cpu.regs[1]).toBe(((data(0, 2) << 12) | 7) >>> 0);
+  });
+
+  it('MOV CR3 to another directory pins it, switches, unpins the old one and writes the old tables back', () => {
+    const op: Op = { kind: 'movToCr3', value: 22 * 4096 };
+    const h = hostStep(xenPv, boot(), op);
+    expect(hypercallsOf(h, 0, 0).slice(0, 3)).toEqual([
+      'mmuext_op(PIN_L2_TABLE, mfn=0x00416) -> ok',
+      'mmuext_op(NEW_BASEPTR, mfn=0x00416) -> ok',
+      'mmuext_op(UNPIN_TABLE, mfn=0x00400) -> ok',
+    ]);
+    // The old directory and tables are ordinary memory again, in the guest's frame numbers.
+    for (const f of [PD, pt(0), pt(1), pt(2), pt(3)]) expect(pages(h)[f]!.count).toBe(0);
+    expect(readWord(h.memory, pa(PD, 0))).toBe(0x1007);
+    expect(readWord(h.memory, pa(pt(0), 2))).toBe(0x8007);
+    expect(h.cpu.cr3).toBe(0x416 << 12);
+    expect(sameArchitecturalState(guestView(xenPv, h, 0), bare(bootMachine(), [op]))).toBe(true);
+  });
+
+  it('with paging off the guest runs on the idle tables: every access faults to the hypervisor and is emulated', () => {
+    const ops: Op[] = [
+      { kind: 'movToCr0', value: CR0.PE | CR0.ET },
+      { kind: 'load', dst: 0, va: 0x8000 },
+    ];
+    const h = run(boot(), ops);
+    expect(directState(h, 0).xen.base).toBeUndefined();
+    expect(h.cpu.cr3).toBe((poolBase(0) + POOL.SHADOW_ROOT) << 12);
+    expect(h.counters.traps.load).toBe(1);
+    expect(sameArchitecturalState(guestView(xenPv, h, 0), bare(bootMachine(), ops))).toBe(true);
+  });
+});
