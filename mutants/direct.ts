@@ -3,8 +3,13 @@
  * count rule broken, each the class of a real Xen security advisory. Each is `xen-pv` with one
  * of Xen's rules replaced (the design's `directPaging` piece).
  */
+
+import fc from 'fast-check';
+import { arbScenario, type Scenario } from '../generators/host.ts';
+import { arbPteValuePastMemory } from '../generators/reference.ts';
 import {
   composeDesign,
+  DEFAULT_GEOMETRY,
   type Design,
   type DirectPagingRules,
   frameOwner,
@@ -118,6 +123,36 @@ export const xenPvForeignFrame: Design = xenPvWith(
   },
 );
 
+/**
+ * The default scenarios, with some register values (a guest's boot registers, MOV immediates)
+ * replaced by PTE-looking values that name a frame just past the guest's memory, where the host
+ * keeps the next guest's: the default generator's PTE-looking values name installed frames only,
+ * so it never asks for another guest's frame.
+ */
+const scenariosNearOtherGuests = (): fc.Arbitrary<Scenario> => {
+  const g = DEFAULT_GEOMETRY;
+  return fc
+    .tuple(
+      arbScenario({ minGuests: 2 }),
+      fc.array(fc.tuple(fc.nat(), arbPteValuePastMemory(g)), { minLength: 1, maxLength: 3 }),
+    )
+    .map(([s, values]) => {
+      const slots = s.guests.length * 4 + s.ops.length;
+      const at = new Map(values.map(([i, v]) => [i % slots, v] as const));
+      return {
+        ...s,
+        guests: s.guests.map((spec, k) => ({
+          ...spec,
+          regs: spec.regs.map((r, j) => at.get(k * 4 + j) ?? r) as unknown as typeof spec.regs,
+        })),
+        ops: s.ops.map((o, i) => {
+          const v = at.get(s.guests.length * 4 + i);
+          return v !== undefined && o.op.kind === 'movImm' ? { ...o, op: { ...o.op, imm: v } } : o;
+        }),
+      };
+    });
+};
+
 export const DIRECT_PAGING_MUTANTS: readonly Mutant[] = [
   {
     name: xenPvWritablePagetable.name,
@@ -182,6 +217,6 @@ export const DIRECT_PAGING_MUTANTS: readonly Mutant[] = [
     minimalLength: 1,
     minimalWhy:
       "Two guests, and one guest-kernel store by guest 0 of a PTE naming a frame just past its memory (pseudo-physical frame 32 of 32) into page table 0: the kernel's P2M is one extent, so it asks Xen for machine frame base + 32, guest 1's frame 0; Xen must refuse (another domain's page), the mutant installs it. Guest 1 need not run; guest 0 needs the one store.",
-    target: { level: 'machine', design: xenPvForeignFrame },
+    target: { level: 'machine', design: xenPvForeignFrame, scenarios: scenariosNearOtherGuests },
   },
 ];
