@@ -22,6 +22,7 @@ export type MutantArea =
   | 'devices'
   | 'direct-paging'
   | 'network'
+  | 'efficiency'
   | 'containers'
   | 'api-translation';
 
