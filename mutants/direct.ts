@@ -46,7 +46,7 @@ export const xenPvWritablePagetable: Design = xenPvWith(
  * MMUEXT_UNPIN_TABLE clears the pin but keeps its type reference: a directory the guest freed
  * stays a validated L2 (and the tables it names L1s) for ever. The class of XSA-299
  * (CVE-2019-18421, "Issues with restartable PV type change operations": type references held or
- * dropped wrongly across de-validation) and XSA-242 (a page type reference mishandled on unlock).
+ * dropped wrongly across de-validation) and XSA-242 (a page type reference dropped without its cleanup).
  */
 export const xenPvUnpinKeepsType: Design = xenPvWith(
   'xen-pv-unpin-keeps-type',
@@ -104,8 +104,8 @@ export const xenPvL2EntryAsL1: Design = xenPvWith(
 /**
  * get_page_from_l1e checks that the frame is a guest's, not that it is the caller's: an L1 entry
  * may name another guest's machine frame. The owner check of get_page_from_l1e (real_pg_owner !=
- * pg_owner -> could_not_pin) passed for any domain, the class of XSA-148 / XSA-387 mapping bugs
- * (a PV guest mapping memory it does not own).
+ * pg_owner -> could_not_pin) passed for any domain: a PV guest maps memory it does not own (the
+ * class of XSA-148's mappings that escape Xen's checks).
  */
 export const xenPvForeignFrame: Design = xenPvWith(
   'xen-pv-foreign-frame',
@@ -173,7 +173,7 @@ export const DIRECT_PAGING_MUTANTS: readonly Mutant[] = [
     area: 'direct-paging',
     bugClass: 'a type reference not dropped on unpin: a freed directory stays a page table',
     reference:
-      'XSA-299 / CVE-2019-18421 (restartable PV type change operations: type references kept or dropped wrongly); XSA-242 / CVE-2017-15592',
+      'XSA-299 / CVE-2019-18421 (restartable PV type change operations: type references kept or dropped wrongly); XSA-242 (a page type reference dropped without its cleanup, leaking the page)',
     property: 'equivalence',
     minimalLength: 1,
     minimalWhy:
@@ -212,7 +212,7 @@ export const DIRECT_PAGING_MUTANTS: readonly Mutant[] = [
     area: 'direct-paging',
     bugClass: "another guest's machine frame accepted in an L1 entry",
     reference:
-      "XSA-148 / CVE-2015-7835 and XSA-387 / CVE-2021-28703 class (a PV guest's page tables reaching memory it does not own); Xen get_page_from_l1e's owner check",
+      "Xen get_page_from_l1e's owner check (real_pg_owner != pg_owner: could_not_pin); the class of XSA-148 / CVE-2015-7835 (a PV guest's page tables reaching memory Xen must keep from it)",
     property: 'resource-control',
     minimalLength: 1,
     minimalWhy:
