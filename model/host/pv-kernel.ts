@@ -12,7 +12,8 @@
  *
  * - a guest-kernel store to one of its page tables (by its own tables' walk) is the kernel's
  *   `set_pte`: handed to the hypervisor, emulated on the guest's view, and every entry it changed
- *   installed by hypercall: `update_va_mapping` for an L1 entry, `mmu_update` for an L2 entry;
+ *   installed by hypercall: `update_va_mapping` for an L1 entry (`mmu_update` when Xen cannot find
+ *   or lock it), `mmu_update` for an L2 entry;
  * - MOV to CR3 (and CR0.PG) is a new base pointer: `mmuext_op` PIN_L2_TABLE of the new directory,
  *   NEW_BASEPTR, UNPIN_TABLE of the old one (as Linux pins a pgd while it is in use);
  * - INVLPG is `mmuext_op(INVLPG_LOCAL)`; a CR3 reload or a CR0.PG/WP change flushes through Xen;
@@ -65,6 +66,7 @@ import {
 } from './direct-paging.ts';
 import { guestBase, regionFrames } from './layout.ts';
 import { type HostMachine, withGuest } from './machine.ts';
+import { pageTableFrames } from './page-tables.ts';
 import { tlbFlushPage, tlbFlushTag, tlbView } from './tlb.ts';
 
 /** What the PV kernel keeps for an entry whose machine form is not the plain translation of the guest's value. */
@@ -505,17 +507,6 @@ const wantedBase = (h: HostMachine, g: number, view: Machine): number | undefine
   return pfn < h.config.guestGeometry.frames ? pfn + firstFrame(h, g) : undefined;
 };
 
-/** Pseudo-physical frames of the guest's own page tables in its view (CR3's directory and the tables it names). */
-const viewTables = (view: Machine): Set<number> => {
-  const out = new Set<number>();
-  if (!(view.cpu.cr0 & CR0.PG)) return out;
-  const pd = view.cpu.cr3 >>> 12;
-  out.add(pd);
-  if (pd >= view.geometry.frames) return out;
-  for (const [i, pde] of frameWords(view.memory, pd)) if (isGuestL2Slot(i) && pde & PTE.P) out.add(pde >>> 12);
-  return out;
-};
-
 /**
  * Write guest g's new view back (the inverse of the abstraction for the hypervisor's own writes
  * and emulation): every frame outside the walked tables directly; every changed entry of a
@@ -534,7 +525,7 @@ export const commitPseudoPhysical = (
   let memory = replaceRegion(h.memory, b, regionFrames(h.config), view.memory);
   for (const mfn of walked) memory = replaceRegion(memory, mfn, 1, extractRegion(h.memory, mfn, 1));
   let out: HostMachine = { ...h, memory };
-  const tables = viewTables(view);
+  const tables = pageTableFrames(view);
   const base = directState(h, g).xen.base;
   // In walk order, the directory first: a table one of its entries unlinks on the way is no page
   // table any more, and its changed words are plain writes before it goes back to memory.
@@ -562,7 +553,7 @@ export const commitPseudoPhysical = (
 export const bootDirect = (d: Design, h0: HostMachine, g: number, view: Machine): HostMachine => {
   let h = withGuest(h0, g, { direct: EMPTY_STATE });
   const want = wantedBase(h, g, view);
-  if (want !== undefined) h = newBase(d, h, g, want, viewTables(view));
+  if (want !== undefined) h = newBase(d, h, g, want, pageTableFrames(view));
   return withGuest(h, g, { direct: { ...directState(h, g), log: [] } });
 };
 
@@ -597,7 +588,7 @@ export const writesOwnPageTable = (view: Machine, va: number): boolean => {
     (pa) => readWord(view.memory, pa),
     () => true,
   );
-  return r.ok && viewTables(view).has(r.frame >>> 12);
+  return r.ok && pageTableFrames(view).has(r.frame >>> 12);
 };
 
 /**

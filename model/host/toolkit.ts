@@ -48,6 +48,7 @@ import { guestBase, HV_FRAME, HV_LINEAR, hostFrames, poolBase, regionFrames } fr
 import { type HostMachine, POOL, secondLevelTables, withGuest } from './machine.ts';
 import { networkBackEnd } from './net/index.ts';
 import { guestNic, passedThroughNic, withGuestNic } from './net/state.ts';
+import { pageTableFrames } from './page-tables.ts';
 import {
   bootDirect,
   commitPseudoPhysical,
@@ -59,6 +60,8 @@ import {
   writesOwnPageTable,
 } from './pv-kernel.ts';
 import { tlbFlushAll, tlbFlushPage, tlbFlushTag } from './tlb.ts';
+
+export { pageTableFrames } from './page-tables.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Guest views: the abstraction function.
@@ -95,17 +98,6 @@ export const commitGuest = (d: Design, h: HostMachine, g: number, view: Machine)
       : { ...h, memory: replaceRegion(h.memory, guestBase(h.config, g), regionFrames(h.config), view.memory) };
   const h1 = withGuestNic(withGuestDeviceEngines(withGuest(h0, g, { vcpu: view.cpu }), g, view.devices), g, view.nic);
   return g === h1.current ? { ...h1, cpu: d.load(h1, g, view.cpu) } : h1;
-};
-
-/** Guest-physical frames holding the guest's live paging structures (directory and tables). */
-export const pageTableFrames = (view: Machine): ReadonlySet<number> => {
-  const out = new Set<number>();
-  if (!(view.cpu.cr0 & CR0.PG)) return out;
-  const pd = view.cpu.cr3 >>> 12;
-  out.add(pd);
-  if (pd >= view.geometry.frames) return out;
-  for (const [, pde] of frameWords(view.memory, pd)) if (pde & PTE.P) out.add(pde >>> 12);
-  return out;
 };
 
 const sameFrame = (a: PhysicalMemory, b: PhysicalMemory, frame: number) => {
