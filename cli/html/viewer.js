@@ -292,11 +292,30 @@
             ),
           ]
         : [];
+    // Without a value to set beside another, what the design produced is in host memory: the words
+    // the step changed in frames that are not the guest's own.
+    const s = steps[position(d.step)];
+    const escaped = !rows.length && s?.host ? s.host.memory.filter((w) => !w.owner.own) : [];
     return card(
       `First divergence${d.guest !== undefined ? ` (guest ${d.guest})` : ''}`,
       'divergence-card',
       el('p', { class: 'message' }, d.message),
       rows.length ? fieldTable(rows, ['', permittedHead(), 'design produced'], 'verdict-table') : null,
+      escaped.length
+        ? fieldTable(
+            escaped.map((w) =>
+              el(
+                'tr',
+                {},
+                el('td', {}, hex(w.hpa)),
+                el('td', {}, ownerBadge(w.owner)),
+                el('td', { class: 'old' }, hex(w.before)),
+                el('td', { class: 'new' }, hex(w.after)),
+              ),
+            ),
+            ['host memory outside the guest’s own, changed', 'whose', 'before', 'after'],
+          )
+        : null,
     );
   };
 

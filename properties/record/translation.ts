@@ -322,95 +322,93 @@ const dmaAccess = (design: Design, h: HostMachine, g: number, device: number): A
   const base = { what, write: job.toMemory, user: false };
   const d = h.guests[g]!.devices;
   const hostBytes = hostFrames(c) * PAGE_SIZE;
-  if (d?.kind === 'assigned') {
-    const dev = hostIo(h).devices[d.physical[device]!]!;
-    const iommu = hostIo(h).iommu;
-    const address: AddressRecord = { space: 'IOVA', value: job.address };
-    if (!iommu.dmaRemapping) {
-      const end =
+  // On the guest's own machine a bus address is a physical address: the guest's GPA, in its region.
+  const inside = job.address < c.guestGeometry.frames * PAGE_SIZE;
+  const regionHpa = (guestBase(c, g) * PAGE_SIZE + job.address) >>> 0;
+  const region = (title: string): WalkRecord => ({
+    role: 'region',
+    title,
+    input: { space: 'GPA', value: job.address },
+    entries: [],
+    end: inside
+      ? {
+          ok: true,
+          output: { space: 'HPA', value: regionHpa },
+          rights: 'guest memory',
+          owner: ownerOf(c, regionHpa, g),
+        }
+      : { ok: false, text: 'past the guest’s installed memory: no memory answers' },
+  });
+  if (d?.kind !== 'assigned')
+    // The hypervisor's device model (emulated, or a paravirtual back end) moves the word in the
+    // guest's memory: the bus address is guest-physical, in the guest's region.
+    return {
+      ...base,
+      address: { space: 'GPA', value: job.address },
+      walks: [
+        region(
+          `the hypervisor's device model (${design.axes.io ?? 'emulated'}): the bus address is guest-physical, in the guest's region`,
+        ),
+      ],
+    };
+  const dev = hostIo(h).devices[d.physical[device]!]!;
+  const iommu = hostIo(h).iommu;
+  const address: AddressRecord = { space: 'IOVA', value: job.address };
+  const expected = region("the guest's own machine: the bus address is its physical address (GPA, in its region)");
+  let real: WalkRecord;
+  if (!iommu.dmaRemapping) {
+    real = {
+      role: 'direct',
+      title: `requester ${hex(dev.rid, 4)}: DMA remapping off, so the bus address is a host address`,
+      input: address,
+      entries: [],
+      end:
         job.address < hostBytes
           ? {
-              ok: true as const,
-              output: { space: 'HPA' as const, value: job.address },
+              ok: true,
+              output: { space: 'HPA', value: job.address },
               rights: 'unchecked (no IOMMU)',
               owner: ownerOf(c, job.address, g),
             }
-          : { ok: false as const, text: 'no memory answers (master abort)' };
-      return {
-        ...base,
-        address,
-        walks: [
-          {
-            role: 'direct',
-            title: `requester ${hex(dev.rid, 4)}: DMA remapping off, so the bus address is a host address`,
-            input: address,
-            entries: [],
-            end,
-          },
-        ],
-      };
-    }
+          : { ok: false, text: 'no memory answers (master abort)' },
+    };
+  } else {
     const domain = iommu.domains.find((x) => x.rid === dev.rid);
     if (!domain)
-      return {
-        ...base,
-        address,
-        walks: [
-          {
-            role: 'iommu',
-            title: `requester ${hex(dev.rid, 4)}: no IOMMU domain`,
-            input: address,
-            entries: [],
-            end: { ok: false, text: 'blocked: the requester has no domain' },
-          },
-        ],
-      };
-    const root = domain.root * PAGE_SIZE;
-    const r = walk(
-      VTD_SL_32,
-      root,
-      job.address,
-      (pa) => readWord(h.memory, pa),
-      (rights) => (rights & (job.toMemory ? VTD_BITS.W : VTD_BITS.R)) !== 0,
-    );
-    const rec = walkRecord(
-      'iommu',
-      `IOMMU domain of requester ${hex(dev.rid, 4)} (root ${hex(root)}, IOVA → HPA)`,
-      VTD_SL_32,
-      { space: 'HPA', value: root },
-      address,
-      r,
-      { entries: 'HPA', output: 'HPA' },
-      (e) => ({ ...e, owner: ownerOf(c, e.at.value, g) }),
-    );
-    return {
-      ...base,
-      address,
-      walks: [
-        rec.end.ok
-          ? { ...rec, end: { ...rec.end, owner: ownerOf(c, rec.end.output.value, g) } }
-          : { ...rec, end: { ...rec.end, text: `blocked (IOMMU fault): ${rec.end.text}` } },
-      ],
-    };
-  }
-  // The hypervisor's device model (emulated, or a paravirtual back end) moves the word in the
-  // guest's memory: the bus address is guest-physical, in the guest's region.
-  const address: AddressRecord = { space: 'GPA', value: job.address };
-  const inside = job.address < c.guestGeometry.frames * PAGE_SIZE;
-  const hpa = (guestBase(c, g) * PAGE_SIZE + job.address) >>> 0;
-  return {
-    ...base,
-    address,
-    walks: [
-      {
-        role: 'region',
-        title: `the hypervisor's device model (${design.axes.io ?? 'emulated'}): the bus address is guest-physical, in the guest's region`,
+      real = {
+        role: 'iommu',
+        title: `requester ${hex(dev.rid, 4)}: no IOMMU domain`,
         input: address,
         entries: [],
-        end: inside
-          ? { ok: true, output: { space: 'HPA', value: hpa }, rights: 'guest memory', owner: ownerOf(c, hpa, g) }
-          : { ok: false, text: 'past the guest’s installed memory: no memory answers' },
-      },
-    ],
-  };
+        end: { ok: false, text: 'blocked: the requester has no domain' },
+      };
+    else {
+      const root = domain.root * PAGE_SIZE;
+      const r = walk(
+        VTD_SL_32,
+        root,
+        job.address,
+        (pa) => readWord(h.memory, pa),
+        (rights) => (rights & (job.toMemory ? VTD_BITS.W : VTD_BITS.R)) !== 0,
+      );
+      const rec = walkRecord(
+        'iommu',
+        `IOMMU domain of requester ${hex(dev.rid, 4)} (root ${hex(root)}, IOVA → HPA)`,
+        VTD_SL_32,
+        { space: 'HPA', value: root },
+        address,
+        r,
+        { entries: 'HPA', output: 'HPA' },
+        (e) => ({ ...e, owner: ownerOf(c, e.at.value, g) }),
+      );
+      real = rec.end.ok
+        ? { ...rec, end: { ...rec.end, owner: ownerOf(c, rec.end.output.value, g) } }
+        : { ...rec, end: { ...rec.end, text: `blocked (IOMMU fault): ${rec.end.text}` } };
+    }
+  }
+  const mismatch =
+    real.end.ok && (!inside || real.end.output.value !== regionHpa)
+      ? `the guest's own machine ${inside ? `puts this DMA at ${hex(regionHpa)} (its GPA ${hex(job.address)})` : 'has no memory there'}; the real one at ${hex(real.end.output.value)} (${real.end.owner?.text ?? 'unknown'})`
+      : undefined;
+  return { ...base, address, walks: [expected, real], ...(mismatch ? { mismatch } : {}) };
 };

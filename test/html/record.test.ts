@@ -111,13 +111,16 @@ describe('the trace record', () => {
     const t = recordTrace(passthrough, s, undefined);
     const dma = t.steps[3]!.access!;
     expect(dma).toMatchObject({ what: 'DMA write by device 0', address: { space: 'IOVA', value: 0x3008 } });
-    const w = dma.walks[0]!;
-    expect(w.role).toBe('iommu');
+    // First where the guest's own machine puts it (its GPA, in its region), then the IOMMU's walk.
+    expect(dma.walks.map((w) => w.role)).toEqual(['region', 'iommu']);
+    expect(dma.walks[0]!.end).toMatchObject({ ok: true, output: { space: 'HPA', value: BASE + 0x3008 } });
+    const w = dma.walks[1]!;
     // The domain's root and table are guest 0's pool frames 6 and 7 (model/host/machine.ts POOL).
     expect(w.entries.map((e) => e.at.value)).toEqual([70 * 4096, 71 * 4096 + 3 * 4]);
     expect(w.end).toMatchObject({ ok: true, output: { space: 'HPA', value: BASE + 0x3008 }, owner: { own: true } });
     // The engine wrote DATA (0x300b, after the ADD: the job latched ADDRESS 0x3008 and DATA at START).
     expect(t.steps[3]!.host!.memory).toContainEqual(expect.objectContaining({ hpa: BASE + 0x3008 }));
+    expect(dma.mismatch).toBeUndefined();
   });
 
   it('the replay text is made from the record (it names the walks it holds)', () => {
