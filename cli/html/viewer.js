@@ -26,7 +26,8 @@
     }
     return node;
   };
-  const hex = (n, w = 8) => `0x${(n >>> 0).toString(16).padStart(w, '0')}`;
+  // Unsigned, and exact past 32 bits (addresses grow with IA-32e paging).
+  const hex = (n, w = 8) => `0x${(n >= 0 && n <= 0xffffffff ? n >>> 0 : n).toString(16).padStart(w, '0')}`;
   const addr = (a) => el('span', { class: `addr space-${a.space}` }, el('b', { text: a.space }), ` ${hex(a.value)}`);
   const card = (title, cls, ...body) =>
     el('section', { class: `card ${cls || ''}` }, el('h2', { text: title }), ...body);
@@ -163,7 +164,7 @@
   const keys = el(
     'footer',
     { class: 'keys' },
-    'Keys: ← → step · Home End first, last · d divergence · t theme. Made by hyperprop replay --html; works offline.',
+    'Keys: ← → (or j k) step · Home End first, last · d divergence · t theme. Made by hyperprop; one file, works offline.',
   );
 
   // -------------------------------------------------------------------------------------------

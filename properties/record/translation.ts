@@ -53,7 +53,9 @@ export const walkRecord = <F>(
   decorate: (e: EntryRecord) => EntryRecord = (e) => e,
   failureText: (failure: F) => string = () => 'the table read failed',
 ): WalkRecord => {
-  const entries = r.path.map((s) =>
+  // A walk that met a non-present entry shows it too: that entry is often the story.
+  const read = !r.ok && r.reason === 'not-present' && r.absent ? [...r.path, r.absent] : r.path;
+  const entries = read.map((s) =>
     decorate({
       level: s.level,
       name: entryName(format, s.level),
