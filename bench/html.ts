@@ -58,7 +58,7 @@ const file = join(mkdtempSync(join(tmpdir(), 'hyperprop-bench-html-')), 'trace.h
 writeFileSync(file, page);
 const bytes = Buffer.byteLength(page);
 const json = Buffer.byteLength(JSON.stringify(trace));
-console.log(`trace: ${trace.steps.length} steps, ${scenario.guests.length} guests, design shadow`);
+console.log(`trace: ${trace.steps.length} steps, ${scenario.guests.length} guests, design shadow (page: ${file})`);
 console.log(
   `page: ${(bytes / 1024).toFixed(1)} KiB (${(gzipSync(page).length / 1024).toFixed(1)} KiB gzipped), of which the trace record ${(json / 1024).toFixed(1)} KiB`,
 );
