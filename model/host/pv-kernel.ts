@@ -70,7 +70,7 @@ import { pageTableFrames } from './page-tables.ts';
 import { tlbFlushPage, tlbFlushTag, tlbView } from './tlb.ts';
 
 /** What the PV kernel keeps for an entry whose machine form is not the plain translation of the guest's value. */
-export interface EntryRecord {
+export interface PvKernelRecord {
   /** `read-only`: installed without R/W (the accessed bit comes from the machine entry); `absent`: not installed. */
   readonly kind: 'read-only' | 'absent';
   /** The guest's own (pseudo-physical) value of the entry. */
@@ -88,7 +88,7 @@ export interface HypercallLogEntry {
 export interface DirectPagingState {
   readonly xen: XenGuestMm;
   /** The PV kernel's records, by machine address of the entry. */
-  readonly records: Readonly<Record<number, EntryRecord>>;
+  readonly records: Readonly<Record<number, PvKernelRecord>>;
   /** The hypercalls made for the latest guest operation that made any. */
   readonly log: readonly HypercallLogEntry[];
 }
@@ -223,7 +223,7 @@ export const hypercallLog = (h: HostMachine, g: number, op: number): readonly Hy
 export const hypercallsOf = (h: HostMachine, g: number, op: number): readonly string[] =>
   hypercallLog(h, g, op).map((e) => `${formatHypercall(e.call)} -> ${e.rc}`);
 
-const withRecords = (h: HostMachine, g: number, patch: (r: Record<number, EntryRecord>) => void): HostMachine => {
+const withRecords = (h: HostMachine, g: number, patch: (r: Record<number, PvKernelRecord>) => void): HostMachine => {
   const st = directState(h, g);
   const records = { ...st.records };
   patch(records);
@@ -290,7 +290,7 @@ const encodeFrame = (
 ): HostMachine => {
   const frames = h.config.guestGeometry.frames;
   const words = new Map<number, number>();
-  const recs = new Map<number, EntryRecord>();
+  const recs = new Map<number, PvKernelRecord>();
   const pages = directState(h, g).xen.pages;
   const add = (i: number, v: number) => {
     if (role === 'l2' && !isGuestL2Slot(i)) {
@@ -376,7 +376,7 @@ const setEntry = (
   const mfn = pa >>> 12;
   const slot = (pa & 0xfff) >>> 2;
   const isRoot = mfn === directState(h, g).xen.base;
-  const record = (rec: EntryRecord | undefined) =>
+  const record = (rec: PvKernelRecord | undefined) =>
     (h = withRecords(h, g, (rs) => {
       if (rec) rs[pa] = rec;
       else delete rs[pa];
