@@ -3,7 +3,7 @@
  * this shard, save what fails, and report. Exit 0 when everything held, 1 when a property failed
  * or a saved counterexample still fails, 2 on bad usage or bad input.
  */
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
@@ -24,14 +24,13 @@ import {
   summaryTable,
 } from './report.ts';
 import { isSyscallDesign, isSyscallProperty, runSyscallItem } from './syscall.ts';
+import { PACKAGE_VERSION } from './version.ts';
 import { type ItemResult, inShard, parseShard, type RunOptions, runItem, workItems } from './work.ts';
 import type { WorkerRequest } from './worker.ts';
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
 
-const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+const VERSION: string = PACKAGE_VERSION;
 
 export const intOption =
   (name: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
