@@ -19,13 +19,19 @@ export interface Run {
   readonly stderr: string;
 }
 
+/** The environment without the CI variables that pick a shard (cli/shard.ts): a test says its shard itself. */
+export const unsharded = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => {
+  const { CI_NODE_INDEX, CI_NODE_TOTAL, JOB_COMPLETION_INDEX, HYPERPROP_SHARD_COUNT, ...rest } = env;
+  return rest;
+};
+
 /** Run `hyperprop ARGS` in `cwd` (a fresh temporary folder by default), not on a terminal. */
 export const hyperprop = (args: readonly string[], cwd = tempDir()): Promise<Run> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--conditions=hyperprop-source', BIN, ...args], {
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1' },
+      env: { ...unsharded(process.env), NO_COLOR: '1' },
     });
     let stdout = '';
     let stderr = '';
