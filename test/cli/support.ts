@@ -25,13 +25,17 @@ export const unsharded = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => {
   return rest;
 };
 
-/** Run `hyperprop ARGS` in `cwd` (a fresh temporary folder by default), not on a terminal. */
-export const hyperprop = (args: readonly string[], cwd = tempDir()): Promise<Run> =>
+/** Run `hyperprop ARGS` in `cwd` (a fresh temporary folder by default), not on a terminal, with `env` added to the environment. */
+export const hyperprop = (
+  args: readonly string[],
+  cwd = tempDir(),
+  env: Readonly<Record<string, string>> = {},
+): Promise<Run> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--conditions=hyperprop-source', BIN, ...args], {
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...unsharded(process.env), NO_COLOR: '1' },
+      env: { ...unsharded(process.env), NO_COLOR: '1', ...env },
     });
     let stdout = '';
     let stderr = '';
