@@ -152,7 +152,7 @@ export const checkDesign = (design: Design, options: CheckDesignOptions = {}): v
   describe(`hyperprop ${design.name}`, () => {
     beforeAll(() => {
       console.log(
-        `hyperprop ${design.name}: seed ${seed}, ${options.runs ?? 100} scenario(s) per property (reproduce with seed: ${seed})`,
+        `hyperprop ${design.name}: seed ${seed}, ${options.runs ?? 100} scenario(s) per property (the same run again: seed: ${seed} in checkDesign's options, or vitest --sequence.seed=${seed})`,
       );
     });
     for (const property of properties)

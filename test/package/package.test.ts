@@ -84,6 +84,12 @@ import { checkDesign } from 'hyperprop/vitest';
 
 checkDesign(ept, { properties: ['equivalence', 'isolation'], runs: 10, seed: 1 });
 `;
+/** No seed given: vitest's --sequence.seed is the seed. */
+const SEEDED_SUITE = `import { ept } from 'hyperprop';
+import { checkDesign } from 'hyperprop/vitest';
+
+checkDesign(ept, { properties: ['efficiency'], runs: 5 });
+`;
 const FLAWED_SUITE = `import { checkDesign } from 'hyperprop/vitest';
 import { design } from './my-design.ts';
 
@@ -157,6 +163,7 @@ describe.each([
     writeFileSync(join(dir, 'd.mjs'), MJS_DESIGN);
     writeFileSync(join(dir, 'ept.test.ts'), EPT_SUITE);
     writeFileSync(join(dir, 'flawed.test.ts'), FLAWED_SUITE);
+    writeFileSync(join(dir, 'seeded.test.ts'), SEEDED_SUITE);
   }, 600_000);
 
   it('list, classify, schema and mutants --list', async () => {
@@ -310,7 +317,10 @@ describe.each([
     const pass = await run('npx', ['--no-install', 'vitest', 'run', 'ept.test.ts'], dir);
     expect(pass.status, shown(pass)).toBe(0);
     expect(pass.stdout).toMatch(/2 passed/);
-    expect(pass.stdout).toMatch(/hyperprop ept: seed 1/);
+    expect(pass.stdout).toMatch(/hyperprop ept: seed 1,/);
+    const seeded = await run('npx', ['--no-install', 'vitest', 'run', 'seeded.test.ts', '--sequence.seed=7'], dir);
+    expect(seeded.status, shown(seeded)).toBe(0);
+    expect(seeded.stdout).toMatch(/hyperprop ept: seed 7,/);
     const fail = await run('npx', ['--no-install', 'vitest', 'run', 'flawed.test.ts'], dir);
     const out = fail.stdout + fail.stderr;
     expect(fail.status, shown(fail)).toBe(1);
