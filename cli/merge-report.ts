@@ -7,15 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import * as ParseResult from 'effect/ParseResult';
 import * as Schema from 'effect/Schema';
 import { UsageError } from './designs.ts';
-import {
-  allHeld,
-  type CheckReport,
-  REPORTERS,
-  type Reporter,
-  renderReport,
-  summarize,
-  summaryTable,
-} from './report.ts';
+import { type CheckReport, summarize } from './report.ts';
 
 /** A report bigger than this is refused before it is read (a shard's failures render to text; 64 MiB is ample). */
 export const MAX_REPORT_BYTES = 64 * 1024 * 1024;
