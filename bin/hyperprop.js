@@ -8,4 +8,11 @@ if (!existsSync(main)) {
   process.stderr.write('hyperprop: not built (dist/cli/main.js is missing): run `npm run build`\n');
   process.exit(2);
 }
-await import(main.href);
+try {
+  await import(main.href);
+} catch (e) {
+  // The command could not start (a dependency missing from node_modules, say): one line, not a stack.
+  const line = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+  process.stderr.write(`hyperprop: cannot start: ${line}\n`);
+  process.exit(2);
+}
