@@ -12,7 +12,7 @@ import { PROPERTY_NAMES, type PropertyName } from '../properties/property.ts';
 import { SYSCALL_PROPERTY_NAMES, type SyscallPropertyName } from '../properties/syscall/properties.ts';
 import { defaultDesigns, type LoadedDesign, loadDesign, sameDesign, UsageError } from './designs.ts';
 import { runInWorkers } from './pool.ts';
-import { renderReplay } from './replay-render.ts';
+import { replayTrace } from './replay-render.ts';
 import {
   allHeld,
   type CheckReport,
@@ -78,6 +78,7 @@ interface CheckOptions {
   workers: number;
   progress: boolean;
   network?: boolean;
+  html?: string;
 }
 
 /** Replay the corpus files of this shard against the designs of this run. */
@@ -122,7 +123,7 @@ const replayCorpus = async (
           ...base,
           status: 'still-failing',
           divergence: failure,
-          rendering: renderReplay(design.design, scenario, failure),
+          ...replayTrace(design.design, scenario, failure, c.property),
           durationMs: performance.now() - t0,
         }
       : { ...base, status: 'fixed', durationMs: performance.now() - t0 };
@@ -179,6 +180,10 @@ export const registerCheck = (program: Command): void => {
     )
     .option('--workers <n>', 'worker threads on this machine', intOption('--workers', 1, 64), 1)
     .option('--no-progress', 'no progress bar even on a terminal')
+    .option(
+      '--html <dir>',
+      'write a self-contained HTML page of every failure (and still-failing saved one) to this folder',
+    )
     .option(
       '--network',
       'network scenarios: 2 to 4 guests with network cards and the outside world (generators/net.ts)',
@@ -295,6 +300,7 @@ export const registerCheck = (program: Command): void => {
           summary: summarize(corpusResults, results),
           durationMs: performance.now() - t0,
         };
+        if (o.html !== undefined) (await import('./html.ts')).writeCheckPages(o.html, report);
         const text = renderReport(report, reporter);
         if (o.output) {
           writeFileSync(o.output, text);
