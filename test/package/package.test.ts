@@ -130,6 +130,9 @@ describe('the tarball', () => {
       'dist/cli/worker.js',
       'dist/mutants/catalog.js',
       'dist/conformance/kernel.js',
+      // Files the code reads next to itself (copied by the build): the HTML page's script and styles.
+      'dist/cli/html/viewer.js',
+      'dist/cli/html/viewer.css',
       'counterexamples/schema.json',
     ])
       expect(packed, f).toContain(f);
@@ -197,6 +200,15 @@ describe.each([
     expect(replay.status, shown(replay)).toBe(1);
     expect(replay.stdout).toMatch(/^>>/m);
     expect(replay.stdout).toMatch(/still fails: isolation/);
+    // The HTML page, its script and styles read from the installed package's dist/cli/html/.
+    const page = await hyperprop(
+      ['replay', join('counterexamples', saved[0]!), '--design', './my-design.ts', '--html', 'trace.html'],
+      dir,
+    );
+    noStack(page);
+    expect(page.status, shown(page)).toBe(1);
+    const viewer = readFileSync(join(dir, 'node_modules/hyperprop/dist/cli/html/viewer.js'), 'utf8');
+    expect(readFileSync(join(dir, 'trace.html'), 'utf8')).toContain(viewer.slice(0, 200));
   });
 
   it('a .mjs design file, and a .ts one on worker threads', async () => {
