@@ -3,7 +3,7 @@
  * this shard, save what fails, and report. Exit 0 when everything held, 1 when a property failed
  * or a saved counterexample still fails, 2 on bad usage or bad input.
  */
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
@@ -23,15 +23,15 @@ import {
   summarize,
   summaryTable,
 } from './report.ts';
+import { resolveShard } from './shard.ts';
 import { isSyscallDesign, isSyscallProperty, runSyscallItem } from './syscall.ts';
-import { type ItemResult, inShard, parseShard, type RunOptions, runItem, workItems } from './work.ts';
+import { PACKAGE_VERSION } from './version.ts';
+import { type ItemResult, inShard, type RunOptions, runItem, workItems } from './work.ts';
 import type { WorkerRequest } from './worker.ts';
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
 
-const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+const VERSION: string = PACKAGE_VERSION;
 
 export const intOption =
   (name: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -74,6 +74,7 @@ interface CheckOptions {
   reporter: string;
   output?: string;
   shard?: string;
+  shardCount?: number;
   workers: number;
   progress: boolean;
   network?: boolean;
@@ -168,7 +169,15 @@ export const registerCheck = (program: Command): void => {
     .option('--no-corpus', 'do not replay saved counterexamples')
     .addOption(new Option('--reporter <r>', 'report format').choices(REPORTERS as string[]).default('text'))
     .option('--output <file>', 'write the report to this file instead of standard output')
-    .option('--shard <K/N>', 'run only the K-th of N deterministic parts of the work (CI machines)')
+    .option(
+      '--shard <K/N>',
+      'run only the K-th of N deterministic parts of the work (CI machines); default: from CI_NODE_INDEX/CI_NODE_TOTAL (GitLab) or JOB_COMPLETION_INDEX (Kubernetes Indexed Job)',
+    )
+    .option(
+      '--shard-count <n>',
+      'the number of shards of a Kubernetes Indexed Job (its completions), whose JOB_COMPLETION_INDEX picks this one (or HYPERPROP_SHARD_COUNT)',
+      intOption('--shard-count', 1, 999_999),
+    )
     .option('--workers <n>', 'worker threads on this machine', intOption('--workers', 1, 64), 1)
     .option('--no-progress', 'no progress bar even on a terminal')
     .option(
@@ -181,9 +190,7 @@ export const registerCheck = (program: Command): void => {
     )
     .action(async (o: CheckOptions) => {
       const t0 = performance.now();
-      const shard = o.shard === undefined ? undefined : parseShard(o.shard);
-      if (o.shard !== undefined && !shard)
-        throw new UsageError(`--shard must be K/N with 1 <= K <= N, not '${o.shard}'`);
+      const shard = resolveShard(o.shard, o.shardCount, process.env)?.shard;
       const properties: PropertyName[] = [];
       const syscallProperties: SyscallPropertyName[] = [];
       for (const p of o.property ?? [...PROPERTY_NAMES, ...SYSCALL_PROPERTY_NAMES]) {
