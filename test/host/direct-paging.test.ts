@@ -33,7 +33,13 @@ import {
 } from 'hyperprop';
 import { describe, expect, it } from 'vitest';
 import { bootGuest, plainGuestSpec } from '../../generators/reference.ts';
-import { xenPvWritablePagetable } from '../../mutants/direct.ts';
+import {
+  xenPvForeignFrame,
+  xenPvL2EntryAsL1,
+  xenPvL2FastPathDropsType,
+  xenPvUnpinKeepsType,
+  xenPvWritablePagetable,
+} from '../../mutants/direct.ts';
 import { renderTrace } from '../../properties/render.ts';
 
 const M = 0x400; // guest 0's machine frame 0
@@ -267,5 +273,57 @@ describe('xen-pv on the properties (short runs; the long ones are in bench/RESUL
     expect(trace).toContain(
       'hypercalls: mmu_update(ptr=0x00400000, val=0x00401027) -> ok; update_va_mapping(va=0x00000000, val=0x00401067) -> ok',
     );
+  });
+});
+
+describe('each direct-paging mutant on its hand witness: the failure or its trace names the hypercall at fault', () => {
+  // The witnesses of test/mutants/catalog.test.ts. Expected hypercalls derived from the boot layout
+  // (this file's header): PTE (0,0) is word 0 of page table 0 (machine 0x00401000) and maps page
+  // table 0; PTE (0,1), word 1 (0x00401004), maps the directory; flags P | R/W | U/S (7) at boot,
+  // and the emulated store adds A and D (0x60) to the PTE of the page it goes through.
+  const scenario = (regs: readonly number[], guests: number, op: Op) => ({
+    geometry: bootMachine().geometry,
+    guests: Array.from({ length: guests }, (_, k) => ({
+      ...plainGuestSpec(),
+      ...(k === 0 ? { regs: regs as [number, number, number, number] } : {}),
+    })),
+    ops: [{ guest: 0, op }],
+  });
+  const storeThrough = (page: number) => ({ kind: 'store', va: linear(0, page, 2), src: 0 }) as Op;
+
+  it.each([
+    // The mutant accepts the A|D update of (0,0)'s PTE: page table 0 mapped writable (XSA-148/182).
+    [xenPvWritablePagetable.name, xenPvWritablePagetable, 'update_va_mapping(va=0x00000000, val=0x00401067)'],
+    // PDE 0's accessed bit (fast path) drops page table 0's type; update_va_mapping then finds no L1
+    // and the kernel's mmu_update fallback is a plain write of the same entry.
+    [xenPvL2FastPathDropsType.name, xenPvL2FastPathDropsType, 'mmu_update(ptr=0x00401000, val=0x00401067)'],
+  ] as const)('%s: Xen accepted the entry that maps page table 0 writable', (_name, design, call) => {
+    const f = checkScenario(design, 'resource-control', scenario([0, 0, 0, 0], 1, storeThrough(0)));
+    expect(f?.message).toContain(`host frame 0x00401, which the MMU walks for it, writable; Xen accepted ${call}`);
+  });
+
+  it('xen-pv-l2-entry-as-l1: the directory (machine frame 0x400) mapped writable through (0,1) by a plain write', () => {
+    const f = checkScenario(xenPvL2EntryAsL1, 'resource-control', scenario([0, 0, 0, 0], 1, storeThrough(1)));
+    expect(f?.message).toContain('Xen accepted mmu_update(ptr=0x00401004, val=0x00400067)');
+  });
+
+  it("xen-pv-foreign-frame: PTE (0,2) = frame 32 | P | U/S asks for machine 0x400 + 32, guest 1's frame 0", () => {
+    const f = checkScenario(
+      xenPvForeignFrame,
+      'resource-control',
+      scenario([0x0002_0005, 0, 0, 0], 2, storeThrough(0)),
+    );
+    expect(f?.message).toContain(
+      "maps 0x00002000 to host frame 0x00420 (guest 1's frame); Xen accepted update_va_mapping(va=0x00002000, val=0x00420005)",
+    );
+  });
+
+  it('xen-pv-unpin-keeps-type: an equivalence failure; the trace shows UNPIN_TABLE accepted, then the write-back refused', () => {
+    const w = scenario([0, 0, 0, 0], 1, { kind: 'movToCr3', value: 22 * 4096 });
+    const f = checkScenario(xenPvUnpinKeepsType, 'equivalence', w);
+    // Bare metal's old directory holds PDE 0 = page table 0 (frame 1) | 7; the guest sees the machine frame.
+    expect(f?.message).toContain('memory GPA 0x00000000: bare metal 0x00001007, design 0x00401007');
+    const trace = renderTrace(xenPvUnpinKeepsType, w, f!);
+    expect(trace).toContain('mmuext_op(UNPIN_TABLE, mfn=0x00400) -> ok; mmu_update(ptr=0x00400000, val=0x00001007');
   });
 });
