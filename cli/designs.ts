@@ -39,12 +39,21 @@ export const sha256File = (file: string): string => createHash('sha256').update(
 
 const posix = (p: string) => p.split(sep).join('/');
 
-/** Load a design by preset name or file path; throws `UsageError` with one line on bad input. */
+/**
+ * The preset of this name, or undefined: a lookup in the preset table and nothing else. A name read
+ * from a file (a counterexample's `design.name`) goes through here only, so no file ever makes the
+ * command load code (a name that looks like a path is simply not a preset).
+ */
+export const presetDesign = (name: string): LoadedDesign | undefined =>
+  Object.hasOwn(PRESETS, name) ? { design: PRESETS[name]!, ref: { kind: 'preset', name }, spec: name } : undefined;
+
+/**
+ * Load a design by preset name or file path; throws `UsageError` with one line on bad input. Only
+ * for what the user typed on the command line (`--design`): a design file is imported, that is run.
+ */
 export const loadDesign = async (spec: string): Promise<LoadedDesign> => {
-  if (Object.hasOwn(PRESETS, spec)) {
-    const design = PRESETS[spec]!;
-    return { design, ref: { kind: 'preset', name: spec }, spec };
-  }
+  const preset = presetDesign(spec);
+  if (preset) return preset;
   if (!looksLikeFile(spec))
     throw new UsageError(
       `unknown design '${spec}': presets are ${Object.keys(PRESETS).join(', ')}; system-call-level designs are ${Object.keys(SYSCALL_DESIGNS).join(', ')}; a design file is a path such as ./my-design.ts`,

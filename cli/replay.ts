@@ -13,7 +13,7 @@ import { checkScenario } from '../properties/check.ts';
 import type { PropertyFailure } from '../properties/property.ts';
 import { EXIT } from './check.ts';
 import type { CounterexampleFile } from './counterexample.ts';
-import { type LoadedDesign, loadDesign, UsageError } from './designs.ts';
+import { type LoadedDesign, loadDesign, presetDesign, UsageError } from './designs.ts';
 import { renderReplay } from './replay-render.ts';
 
 export interface ReplayResult {
@@ -103,18 +103,24 @@ export const registerReplay = (program: Command): void => {
       }
       const designFiles: LoadedDesign[] = [];
       for (const spec of o.design ?? []) designFiles.push(await loadDesign(spec));
-      const presets = async (name: string) => {
-        try {
-          const d = await loadDesign(name);
-          return d.ref.kind === 'preset' ? d : undefined;
-        } catch {
-          return undefined;
-        }
-      };
+      // A name from a file is only looked up among the presets: never loaded (it may be a path).
+      const presets = async (name: string) => presetDesign(name);
       const chosen = [];
+      const unmatched: string[] = [];
       for (const x of decoded)
         if (x.d.ok)
-          chosen.push({ file: x.file, c: x.d.value, ...(await designFor(x.file, x.d.value, presets, designFiles)) });
+          try {
+            chosen.push({ file: x.file, c: x.d.value, ...(await designFor(x.file, x.d.value, presets, designFiles)) });
+          } catch (e) {
+            if (!(e instanceof UsageError)) throw e;
+            unmatched.push(e.message);
+          }
+      // Every file without a design gets its line; nothing runs.
+      if (unmatched.length > 0) {
+        for (const line of unmatched) process.stderr.write(`hyperprop replay: ${line}\n`);
+        process.exitCode = EXIT.USAGE;
+        return;
+      }
       const results: ReplayResult[] = chosen.map(({ file, c, design, notes }) => {
         const scenario = scenarioOf(c);
         let failure: PropertyFailure | undefined;
