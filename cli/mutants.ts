@@ -11,6 +11,8 @@ import type { Mutant } from '../mutants/mutant.ts';
 import { type MutantOutcome, runMutant } from '../mutants/run.ts';
 import { EXIT, intOption } from './check.ts';
 import { UsageError } from './designs.ts';
+import { visible } from './escape.ts';
+import { checkOutputFile } from './output.ts';
 import { runInWorkers } from './pool.ts';
 import type { MutantRequest } from './worker.ts';
 
@@ -142,10 +144,11 @@ export const registerMutants = (program: Command): void => {
       const chosen: Mutant[] = [];
       for (const n of names) {
         const m = MUTANTS.find((x) => x.name === n);
-        if (!m) throw new UsageError(`unknown mutant '${n}': \`hyperprop mutants --list\` lists the catalog`);
+        if (!m) throw new UsageError(`unknown mutant '${visible(n)}': \`hyperprop mutants --list\` lists the catalog`);
         if (!chosen.includes(m)) chosen.push(m);
       }
       const mutants = chosen.length > 0 ? chosen : [...MUTANTS];
+      if (o.output !== undefined) checkOutputFile(o.output, '--output');
       if (o.list) {
         const w = Math.max(...mutants.map((m) => m.name.length)) + 2;
         const lines = mutants.map(
