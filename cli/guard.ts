@@ -37,9 +37,18 @@ const position = (h: unknown): { step?: number; guest?: number } => {
   };
 };
 
+/** A thrown value that is not an Error, as JSON where it can be (a string keeps its quotes). */
+const describe = (e: unknown): string => {
+  try {
+    return JSON.stringify(e) ?? String(e);
+  } catch {
+    return Object.prototype.toString.call(e);
+  }
+};
+
 /** What a thrown value says, whatever it is. */
 const thrownText = (e: unknown): string =>
-  e instanceof Error ? `${e.name}: ${errorLine(e)}` : `a non-Error value ${errorLine(e)}`;
+  e instanceof Error ? `${e.name}: ${errorLine(e)}` : `a non-Error value ${errorLine(describe(e))}`;
 
 /**
  * `design` under guard, reporting to `beat` (or to nobody, in the main thread). The returned

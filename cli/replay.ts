@@ -123,13 +123,28 @@ export const registerReplay = (program: Command): void => {
         const syscallDecoded = parsed
           .filter(isSyscall)
           .map(({ file, p }) => ({ file, d: decodeSyscallCounterexample(p.ok ? p.json : undefined) }));
+        // Every bad file gets its line, in the order given: bad data, or a preset this version does not have.
         const position = new Map(files.map((f, i) => [f, i]));
-        const bad = [...decoded, ...syscallDecoded]
-          .filter((x) => !x.d.ok)
-          .sort((a, b) => position.get(a.file)! - position.get(b.file)!);
+        const bad = [
+          ...[...decoded, ...syscallDecoded].flatMap((x) =>
+            x.d.ok ? [] : [{ file: x.file, line: problemLine(visible(x.file), x.d.problem) }],
+          ),
+          ...decoded.flatMap((x) =>
+            x.d.ok && x.d.value.design.kind === 'preset' && !presetDesign(x.d.value.design.name)
+              ? [
+                  {
+                    file: x.file,
+                    line: problemLine(x.file, {
+                      where: 'design.name',
+                      message: `no preset named '${x.d.value.design.name}' in this version`,
+                    }),
+                  },
+                ]
+              : [],
+          ),
+        ].sort((a, b) => position.get(a.file)! - position.get(b.file)!);
         if (bad.length > 0) {
-          for (const x of bad)
-            if (!x.d.ok) process.stderr.write(`hyperprop replay: ${problemLine(visible(x.file), x.d.problem)}\n`);
+          for (const x of bad) process.stderr.write(`hyperprop replay: ${x.line}\n`);
           process.exitCode = EXIT.USAGE;
           return;
         }

@@ -72,7 +72,7 @@ export const allHeld = (r: CheckReport): boolean =>
 /** An ERROR in one line: what happened and where. */
 export const errorText = (e: ItemError): string => {
   const place = errorPlace(e);
-  return `${e.message}${place ? ` ${place}` : ''}`;
+  return visible(`${e.message}${place ? ` ${place}` : ''}`);
 };
 
 /** The command that replays a saved file: a design file's counterexample needs its --design. */
@@ -98,7 +98,7 @@ export const summaryTable = (r: CheckReport): string => {
       c
         ? `${c.operations} op(s) at step ${c.divergence.step}${c.file ? `: ${visible(c.file)}` : ''}`
         : x.error
-          ? errorPlace(x.error) || x.error.kind
+          ? visible(errorPlace(x.error) || x.error.kind)
           : '',
     ]);
   }
