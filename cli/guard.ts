@@ -1,16 +1,14 @@
 /**
- * A design under guard: every function of a design (and every callback it hands the hardware or
- * the network) is wrapped so that (1) the worker's heartbeat says which call runs, at which step,
- * on which operation; (2) anything it throws, Error or not, becomes a `DesignFault` naming the call
+ * A design under guard: every function of a design (and of its network back end) is wrapped so
+ * that (1) the worker's heartbeat says which call runs, at which step, on which operation; (2) anything it throws, Error or not, becomes a `DesignFault` naming the call
  * and the step; (3) what it returns is checked against the hosted machine's own invariants
  * (model/host/invariants.ts) before the model uses it. The design's name is shown escaped (it is
  * text from the user's file). Built-in designs run under the same guard.
  */
 
-import { isFault, isVmExit } from '../model/exec.ts';
 import { cpuProblem, hostMachineProblem } from '../model/host/invariants.ts';
 import type { HostConfig } from '../model/host/layout.ts';
-import type { Design, HostMachine } from '../model/index.ts';
+import type { Cpu, Design, Hardware, HostMachine } from '../model/index.ts';
 import { errorLine, visible } from './escape.ts';
 import type { Call, Heartbeat, Where } from './heartbeat.ts';
 
@@ -27,16 +25,6 @@ export class DesignFault extends Error {
 
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null;
 
-/** The step, guest and operation a call's arguments tell (the host counts the operations it ran). */
-const position = (h: unknown): { step?: number; guest?: number } => {
-  if (!isObject(h)) return {};
-  const c = h.counters;
-  return {
-    ...(isObject(c) && typeof c.ops === 'number' ? { step: c.ops } : {}),
-    ...(typeof h.current === 'number' ? { guest: h.current } : {}),
-  };
-};
-
 /** A thrown value that is not an Error, as JSON where it can be (a string keeps its quotes). */
 const describe = (e: unknown): string => {
   try {
@@ -52,12 +40,19 @@ const thrownText = (e: unknown): string =>
 
 /**
  * `design` under guard, reporting to `beat` (or to nobody, in the main thread). The returned
- * design behaves exactly as `design` while `design` behaves.
+ * design behaves exactly as `design` while `design` behaves. Written for the hot path (every step
+ * calls a design several times): no allocation per call but the design's own.
+ *
+ * The callbacks a design hands the hardware (its physical port, exit controls) are not wrapped:
+ * the model calls them on every memory access, and signals VM exits and faults through them by
+ * throwing. Something else thrown there reaches the worker as an error, and the heartbeat still
+ * says at which step and operation.
  */
 export const guardDesign = (design: Design, beat?: Heartbeat): Design => {
-  let step: number | undefined;
-  let guest: number | undefined;
+  let step = -1;
+  let guest = -1;
   let op: unknown;
+  let opStep = -1;
   let config: HostConfig | undefined;
 
   const here = (call: Call): Where => {
@@ -67,167 +62,171 @@ export const guardDesign = (design: Design, beat?: Heartbeat): Design => {
     } catch {}
     return {
       call,
-      ...(step === undefined ? {} : { step }),
-      ...(guest === undefined ? {} : { guest }),
+      ...(step < 0 ? {} : { step }),
+      ...(guest < 0 ? {} : { guest }),
       ...(opText === undefined ? {} : { op: opText }),
     };
   };
 
-  /** Run `f` as design call `call`; `check` judges its result. */
-  const run = <R>(call: Call, f: () => R, check?: (r: R) => string | undefined): R => {
-    beat?.enter(call, step, guest, op);
-    let r: R;
-    try {
-      r = f();
-    } catch (e) {
-      beat?.leave();
-      if (e instanceof DesignFault) throw e;
-      throw new DesignFault('threw', thrownText(e), here(call));
-    }
-    beat?.leave();
-    const p = check?.(r);
-    if (p !== undefined) throw new DesignFault('malformed-state', visible(p), here(call));
-    return r;
-  };
-
-  const host = (h: unknown) => (config ? hostMachineProblem(h, config) : undefined);
-  /** Note where a call stands from its host argument; `o`, the operation of the step starting. */
-  let opStep: number | undefined;
-  const at = (h: HostMachine, o?: unknown) => {
-    const p = position(h);
-    step = p.step;
-    guest = p.guest;
+  /** A call starts: where it stands, from its host argument (the host counts the operations it ran). */
+  const enter = (call: Call, h: HostMachine, o?: unknown): void => {
+    const c = isObject(h) ? (h as { counters?: { ops?: unknown } }).counters : undefined;
+    step = typeof c?.ops === 'number' ? c.ops : -1;
+    guest = isObject(h) && typeof h.current === 'number' ? h.current : -1;
     if (o !== undefined) {
       op = o;
       opStep = step;
     } else if (step !== opStep) op = undefined;
-    if (isObject(h) && isObject(h.config)) config ??= h.config as unknown as HostConfig;
+    if (config === undefined && isObject(h) && isObject(h.config)) config = h.config;
+    beat?.enter(call, step < 0 ? undefined : step, guest < 0 ? undefined : guest, op);
   };
-
-  /** A callback (a hardware port): the model calls it inside a step, on its hot path. */
-  const callback =
-    (f: (...args: unknown[]) => unknown) =>
-    (...args: unknown[]): unknown => {
-      const before = beat?.mark('hardware callback') ?? 0;
-      let r: unknown;
-      try {
-        r = f(...args);
-      } catch (e) {
-        // A port signals a VM exit or a fault by throwing it (model/exec.ts): the model catches those.
-        if (e instanceof DesignFault || isVmExit(e) || isFault(e)) {
-          beat?.unmark(before);
-          throw e;
-        }
-        throw new DesignFault('threw', thrownText(e), here('hardware callback'));
-      }
-      beat?.unmark(before);
-      return r;
-    };
-
-  /** Every function-valued field of a callback record, wrapped (one level deep: ExitControls, ports). */
-  const callbacks = <T>(x: T): T => {
-    if (!isObject(x)) return x;
-    if (Array.isArray(x)) return x;
-    const out: Record<string, unknown> = { ...x };
-    for (const [k, v] of Object.entries(x)) {
-      if (typeof v === 'function') out[k] = callback(v as (...args: unknown[]) => unknown);
-      else if (isObject(v) && !Array.isArray(v) && Object.values(v).some((y) => typeof y === 'function'))
-        out[k] = callbacks(v);
-    }
-    return out as T;
+  const threw = (call: Call, e: unknown): DesignFault => {
+    beat?.leave();
+    return e instanceof DesignFault ? e : new DesignFault('threw', thrownText(e), here(call));
+  };
+  const broken = (call: Call, problem: string): DesignFault =>
+    new DesignFault('malformed-state', visible(problem), here(call));
+  /** A host the design returned, checked against the one it was given (sound: the model made it, or it was checked). */
+  const host = (call: Call, r: HostMachine, before: HostMachine): HostMachine => {
+    beat?.leave();
+    const p = config === undefined ? undefined : hostMachineProblem(r, config, before);
+    if (p !== undefined) throw broken(call, p);
+    return r;
+  };
+  const cpu = (call: Call, r: Cpu, what: string): Cpu => {
+    beat?.leave();
+    const p = cpuProblem(r, what);
+    if (p !== undefined) throw broken(call, p);
+    return r;
   };
 
   const network = design.network;
-  const guarded: Design = {
+  const net = (h: HostMachine, f: () => HostMachine): HostMachine => {
+    enter('network', h);
+    let r: HostMachine;
+    try {
+      r = f();
+    } catch (e) {
+      throw threw('network', e);
+    }
+    return host('network', r, h);
+  };
+  return {
     ...design,
     name: visible(design.name),
     description: visible(design.description),
     init: (h) => {
       config = h.config;
-      step = undefined;
-      guest = undefined;
       op = undefined;
-      opStep = undefined;
-      return run('init', () => design.init(h), host);
+      opStep = -1;
+      enter('init', h);
+      let r: HostMachine;
+      try {
+        r = design.init(h);
+      } catch (e) {
+        throw threw('init', e);
+      }
+      return host('init', r, h);
     },
     hardware: (h) => {
-      at(h);
-      return callbacks(
-        run(
-          'hardware',
-          () => design.hardware(h),
-          (r) => (isObject(r) ? undefined : `hardware is ${typeof r}`),
-        ),
-      );
+      enter('hardware', h);
+      let r: Hardware;
+      try {
+        r = design.hardware(h);
+      } catch (e) {
+        throw threw('hardware', e);
+      }
+      beat?.leave();
+      if (!isObject(r) || typeof r.physical !== 'function')
+        throw broken('hardware', `hardware is ${isObject(r) ? 'an object without a physical port' : typeof r}`);
+      return r;
     },
     load: (h, g, vcpu) => {
-      at(h);
-      return run(
-        'load',
-        () => design.load(h, g, vcpu),
-        (c) => cpuProblem(c, 'the loaded CPU'),
-      );
+      enter('load', h);
+      let r: Cpu;
+      try {
+        r = design.load(h, g, vcpu);
+      } catch (e) {
+        throw threw('load', e);
+      }
+      return cpu('load', r, 'the loaded CPU');
     },
     save: (h, g, real, vcpu) => {
-      at(h);
-      return run(
-        'save',
-        () => design.save(h, g, real, vcpu),
-        (c) => cpuProblem(c, 'the saved vCPU'),
-      );
+      enter('save', h);
+      let r: Cpu;
+      try {
+        r = design.save(h, g, real, vcpu);
+      } catch (e) {
+        throw threw('save', e);
+      }
+      return cpu('save', r, 'the saved vCPU');
     },
     dispatch: (h, o) => {
-      at(h, o);
-      return run(
-        'dispatch',
-        () => design.dispatch(h, o),
-        (r) =>
-          r === 'native' || r === 'hypervisor' ? undefined : `dispatch answered ${JSON.stringify(r) ?? typeof r}`,
-      );
+      enter('dispatch', h, o);
+      let r: 'native' | 'hypervisor';
+      try {
+        r = design.dispatch(h, o);
+      } catch (e) {
+        throw threw('dispatch', e);
+      }
+      beat?.leave();
+      if (r !== 'native' && r !== 'hypervisor')
+        throw broken('dispatch', `dispatch answered ${describe(r)}, not native or hypervisor`);
+      return r;
     },
     handle: (h, entry) => {
-      at(h, isObject(entry) ? entry.op : undefined);
-      return run('handle', () => design.handle(h, entry), host);
+      enter('handle', h, isObject(entry) ? entry.op : undefined);
+      let r: HostMachine;
+      try {
+        r = design.handle(h, entry);
+      } catch (e) {
+        throw threw('handle', e);
+      }
+      return host('handle', r, h);
     },
     afterNative: (h) => {
-      at(h);
-      return run('afterNative', () => design.afterNative(h), host);
+      enter('afterNative', h);
+      let r: HostMachine;
+      try {
+        r = design.afterNative(h);
+      } catch (e) {
+        throw threw('afterNative', e);
+      }
+      return host('afterNative', r, h);
     },
     tag: (h, g) => {
-      at(h);
-      return run(
-        'tag',
-        () => design.tag(h, g),
-        (t) => (Number.isInteger(t) && t >= 0 && t <= 0xffff ? undefined : `tag is ${String(t)}, not a VPID 0..65535`),
-      );
+      enter('tag', h);
+      let r: number;
+      try {
+        r = design.tag(h, g);
+      } catch (e) {
+        throw threw('tag', e);
+      }
+      beat?.leave();
+      if (!Number.isInteger(r) || r < 0 || r > 0xffff)
+        throw broken('tag', `tag is ${describe(r)}, not a VPID 0..65535`);
+      return r;
     },
     switchTo: (h, to) => {
-      at(h);
-      return run('switchTo', () => design.switchTo(h, to), host);
+      enter('switchTo', h);
+      let r: HostMachine;
+      try {
+        r = design.switchTo(h, to);
+      } catch (e) {
+        throw threw('switchTo', e);
+      }
+      return host('switchTo', r, h);
     },
     ...(network
       ? {
           network: {
             ...network,
-            init: (d, h) => {
-              at(h);
-              return run('network', () => network.init(d, h), host);
-            },
-            transmit: (d, h, g, address) => {
-              at(h);
-              return run('network', () => network.transmit(d, h, g, address), host);
-            },
-            receive: (d, h, frame) => {
-              at(h);
-              return run('network', () => network.receive(d, h, frame), host);
-            },
-            configure: (d, h, g) => {
-              at(h);
-              return run('network', () => network.configure(d, h, g), host);
-            },
+            init: (d, h) => net(h, () => network.init(d, h)),
+            transmit: (d, h, g, address) => net(h, () => network.transmit(d, h, g, address)),
+            receive: (d, h, frame) => net(h, () => network.receive(d, h, frame)),
+            configure: (d, h, g) => net(h, () => network.configure(d, h, g)),
           },
         }
       : {}),
   };
-  return guarded;
 };

@@ -18,7 +18,6 @@ export const CALLS = [
   'afterNative',
   'tag',
   'switchTo',
-  'hardware callback',
   'network',
 ] as const;
 export type Call = (typeof CALLS)[number];
@@ -48,6 +47,11 @@ export interface Where {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+const CALL_INDEX: Readonly<Record<Call, number>> = Object.fromEntries(CALLS.map((c, i) => [c, i])) as Record<
+  Call,
+  number
+>;
+
 /** The worker's side: cheap writes, no allocation but the operation's JSON when it changes. */
 export class Heartbeat {
   private readonly ints: Int32Array;
@@ -62,7 +66,7 @@ export class Heartbeat {
   /** A call into design code starts (`op` when the call concerns one). */
   enter(call: Call, step: number | undefined, guest: number | undefined, op?: unknown): void {
     const i = this.ints;
-    i[CALL] = CALLS.indexOf(call);
+    i[CALL] = CALL_INDEX[call];
     i[STEP] = step ?? -1;
     i[GUEST] = guest ?? -1;
     if (op !== this.lastOp) {
@@ -74,18 +78,6 @@ export class Heartbeat {
       i[OP_LENGTH] = text === '' ? 0 : encoder.encodeInto(text, this.bytes).written;
     }
     Atomics.add(i, BEAT, 1);
-  }
-
-  /** A callback of the design's (a hardware port) runs inside the model's step: only the call is noted (hot path). */
-  mark(call: Call): number {
-    const before = this.ints[CALL]!;
-    this.ints[CALL] = CALLS.indexOf(call);
-    return before;
-  }
-
-  /** The callback returned: the call noted before it again. */
-  unmark(before: number): void {
-    this.ints[CALL] = before;
   }
 
   /** The call returned (or threw). */

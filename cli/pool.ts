@@ -167,7 +167,13 @@ export class WorkerPool {
         if ('ready' in reply) return;
         if (reply.ok) return finish(() => resolve({ result: reply.result as Res, replace: false }));
         const wf: WorkerFault | undefined = reply.fault;
-        fault(wf?.kind ?? (reply.usage ? 'usage' : 'error'), reply.error, false, wf?.where);
+        // Anything else thrown (in the model, or in a callback the design gave the hardware): where the heartbeat last was.
+        fault(
+          wf?.kind ?? (reply.usage ? 'usage' : 'error'),
+          reply.error,
+          false,
+          wf?.where ?? (reply.usage ? undefined : heartbeat.where()),
+        );
       };
       const onError = (e: unknown) =>
         fault('crashed', `the worker thread failed: ${visible(e instanceof Error ? e.message : String(e))}`, true);

@@ -69,24 +69,40 @@ const sameConfig = (a: unknown, b: HostConfig): boolean => {
 
 /**
  * What is wrong with a host a design returned, given the configuration of the host it was given
- * (a design never changes the machine's configuration), or undefined.
+ * (a design never changes the machine's configuration), or undefined. With `before`, a host known
+ * to be sound (the one the design was given), a part the design handed back unchanged (the same
+ * object) is not checked again: what a design returns mostly shares its parts with what it got.
  */
-export const hostMachineProblem = (h: unknown, config: HostConfig): string | undefined => {
+export const hostMachineProblem = (h: unknown, config: HostConfig, before?: HostMachine): string | undefined => {
   if (!isObject(h)) return `the host is ${show(h)}, not a hosted machine`;
-  if (!sameConfig(h.config, config)) return 'the host configuration changed (guests, geometry or TLB capacity)';
-  if (!isObject(h.memory) || !('root' in h.memory) || !(h.memory.root === undefined || Array.isArray(h.memory.root)))
+  if (h === (before as unknown)) return undefined;
+  const b = before as unknown as Record<string, unknown> | undefined;
+  const same = (k: string) => b !== undefined && h[k] === b[k];
+  if (!same('config') && !sameConfig(h.config, config))
+    return 'the host configuration changed (guests, geometry or TLB capacity)';
+  if (
+    !same('memory') &&
+    (!isObject(h.memory) || !('root' in h.memory) || !(h.memory.root === undefined || Array.isArray(h.memory.root)))
+  )
     return `memory is ${show(h.memory)}, not a physical memory`;
-  const cpu = cpuProblem(h.cpu);
-  if (cpu) return cpu;
-  if (!isObject(h.tlb) || !Array.isArray(h.tlb.entries) || typeof h.tlb.capacity !== 'number')
-    return `tlb is ${show(h.tlb)}, not a real TLB`;
-  if (h.tlb.entries.length > h.tlb.capacity)
-    return `the TLB holds ${h.tlb.entries.length} entries, more than its capacity ${h.tlb.capacity}`;
+  if (!same('cpu')) {
+    const cpu = cpuProblem(h.cpu);
+    if (cpu) return cpu;
+  }
+  if (!same('tlb')) {
+    if (!isObject(h.tlb) || !Array.isArray(h.tlb.entries) || typeof h.tlb.capacity !== 'number')
+      return `tlb is ${show(h.tlb)}, not a real TLB`;
+    if (h.tlb.entries.length > h.tlb.capacity)
+      return `the TLB holds ${h.tlb.entries.length} entries, more than its capacity ${h.tlb.capacity}`;
+  }
   if (!index(h.current, config.guests)) return `current is ${show(h.current)}, not a guest of 0..${config.guests - 1}`;
-  if (!Array.isArray(h.guests) || h.guests.length !== config.guests)
+  if (!same('guests') && (!Array.isArray(h.guests) || h.guests.length !== config.guests))
     return `guests is ${show(h.guests)}, not ${config.guests} guest contexts`;
-  for (let g = 0; g < h.guests.length; g++) {
-    const x: unknown = h.guests[g];
+  const guests = h.guests as readonly unknown[];
+  const known = b?.guests as readonly unknown[] | undefined;
+  for (let g = 0; g < guests.length && guests !== known; g++) {
+    const x: unknown = guests[g];
+    if (known !== undefined && x === known[g]) continue;
     if (!isObject(x)) return `guests[${g}] is ${show(x)}, not a guest context`;
     if (x.id !== g) return `guests[${g}].id is ${show(x.id)}, not ${g}`;
     const vcpu = cpuProblem(x.vcpu, `guests[${g}].vcpu`);
@@ -95,10 +111,12 @@ export const hostMachineProblem = (h: unknown, config: HostConfig): string | und
       return `guests[${g}].shadow is ${show(x.shadow)}, not shadow tables`;
     if (!u32(x.eptRoot)) return `guests[${g}].eptRoot is ${show(x.eptRoot)}, not a frame`;
   }
-  const n = h.counters;
-  if (!isObject(n) || typeof n.ops !== 'number' || typeof n.native !== 'number' || typeof n.switches !== 'number')
-    return `counters is ${show(n)}, not the host's counters`;
-  if (!isObject(n.traps) || !isObject(n.calls) || !isObject(n.reasons)) return 'counters lack traps, calls or reasons';
+  if (!same('counters')) {
+    const n = h.counters;
+    if (!isObject(n) || typeof n.ops !== 'number' || typeof n.native !== 'number' || typeof n.switches !== 'number')
+      return `counters is ${show(n)}, not the host's counters`;
+    if (!isObject(n.traps) || !isObject(n.calls) || !isObject(n.reasons)) return 'counters lack traps, calls or reasons';
+  }
   if (h.io !== undefined && !isObject(h.io)) return `io is ${show(h.io)}, not the host's devices`;
   if (h.net !== undefined && !isObject(h.net)) return `net is ${show(h.net)}, not the host's network`;
   return undefined;

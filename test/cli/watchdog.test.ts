@@ -41,7 +41,7 @@ describe('the guard (in this thread)', () => {
       ...MUTANTS.flatMap((m) => (m.target.level === 'machine' ? [m.target.design] : [])),
     ];
     for (const d of designs) {
-      const options = { runs: 8, seed: 5, maxOps: 8 };
+      const options = { runs: 5, seed: 5, maxOps: 6 };
       expect(check(guardDesign(d), options), d.name).toEqual(check(d, options));
     }
   }, 300_000);
@@ -181,7 +181,7 @@ describe('hyperprop check with misbehaving designs', () => {
       '--seed',
       '3',
       '--time-limit',
-      '20',
+      '12',
       '--step-timeout',
       '3600',
       '--no-corpus',
@@ -195,7 +195,7 @@ describe('hyperprop check with misbehaving designs', () => {
     expect(byDesign.get('shadow')!.status).toBe('passed');
     expect(byDesign.get('loops-in-handler')!.error).toMatchObject({ kind: 'time-limit', call: 'handle' });
     // The limit counts from the command's start; what is left is the process's exit.
-    expect(seconds).toBeLessThan(20 + 3);
+    expect(seconds).toBeLessThan(12 + 3);
   }, 120_000);
 });
 
