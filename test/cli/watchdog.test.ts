@@ -97,7 +97,7 @@ describe('hyperprop check with misbehaving designs', () => {
       '--workers',
       '2',
       '--step-timeout',
-      '5',
+      '3',
       '--reporter',
       'json',
     ]);
@@ -150,7 +150,7 @@ describe('hyperprop check with misbehaving designs', () => {
       '--workers',
       '2',
       '--step-timeout',
-      '5',
+      '3',
       '--reporter',
       'json',
     ]);
@@ -163,7 +163,7 @@ describe('hyperprop check with misbehaving designs', () => {
       expect(row.error).toMatchObject({
         kind: 'hung',
         call: 'import',
-        message: 'its file did not finish loading in 5 s (a top-level loop or await that never ends)',
+        message: 'its file did not finish loading in 3 s (a top-level loop or await that never ends)',
       });
     }
   }, 120_000);
@@ -181,7 +181,7 @@ describe('hyperprop check with misbehaving designs', () => {
       '--seed',
       '3',
       '--time-limit',
-      '12',
+      '8',
       '--step-timeout',
       '3600',
       '--no-corpus',
@@ -195,7 +195,7 @@ describe('hyperprop check with misbehaving designs', () => {
     expect(byDesign.get('shadow')!.status).toBe('passed');
     expect(byDesign.get('loops-in-handler')!.error).toMatchObject({ kind: 'time-limit', call: 'handle' });
     // The limit counts from the command's start; what is left is the process's exit.
-    expect(seconds).toBeLessThan(12 + 3);
+    expect(seconds).toBeLessThan(8 + 3);
   }, 120_000);
 });
 
@@ -223,12 +223,12 @@ describe('hyperprop replay with a misbehaving design file', () => {
     });
     const f = join(dir, 'c.json');
     writeFileSync(f, encodeCounterexample(c));
-    const r = await hyperprop(['replay', f, '--design', design, '--step-timeout', '5']);
+    const r = await hyperprop(['replay', f, '--design', design, '--step-timeout', '3']);
     expect(r.status).toBe(1);
     expect(hasStackTrace(r.stdout + r.stderr)).toBe(false);
     const errors = r.stdout.split('\n').filter((l) => l.startsWith('ERROR'));
     expect(errors).toEqual([
-      'ERROR: no progress for 5.0 s (a call that never returns) in handle at step 1 (guest 0: HLT) (recorded divergence at step 1)',
+      'ERROR: no progress for 3.0 s (a call that never returns) in handle at step 1 (guest 0: HLT) (recorded divergence at step 1)',
     ]);
     expect(r.stdout).toContain('0 of 1 counterexample(s) still fail; 1 not replayed (ERROR)');
   }, 120_000);
