@@ -77,12 +77,17 @@ const request = (spec: string, index: number): CheckRequest => ({
   await pool.run<CheckRequest, ItemResult>([request('shadow', 1)], () => {});
   const warm = performance.now() - t1;
   await pool.close();
-  console.log(`worker: start and first item (efficiency, 1 run) ${first.toFixed(0)} ms; the next item ${warm.toFixed(0)} ms`);
+  console.log(
+    `worker: start and first item (efficiency, 1 run) ${first.toFixed(0)} ms; the next item ${warm.toFixed(0)} ms`,
+  );
 }
 
 {
   const stallMs = 2000;
-  const looping = join(fileURLToPath(new URL('..', import.meta.url)), 'test/cli/fixtures/misbehaving/loops-in-handler.ts');
+  const looping = join(
+    fileURLToPath(new URL('..', import.meta.url)),
+    'test/cli/fixtures/misbehaving/loops-in-handler.ts',
+  );
   const pool = new WorkerPool(1);
   await pool.run<CheckRequest, ItemResult>([request('shadow', 0)], () => {}); // started and warm
   const t0 = performance.now();

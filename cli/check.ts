@@ -99,6 +99,7 @@ interface CheckOptions {
   workers: number;
   progress: boolean;
   network?: boolean;
+  html?: string;
 }
 
 /** A machine-level design of this run, as the main thread knows it (it never runs a design file itself). */
@@ -262,6 +263,7 @@ const replayCorpus = async (
               status: 'still-failing' as const,
               divergence: outcome.failure,
               rendering: outcome.rendering,
+              trace: outcome.trace,
               durationMs,
             }
           : { ...j.base, status: 'fixed' as const, durationMs };
@@ -324,6 +326,10 @@ export const registerCheck = (program: Command): void => {
     .option('--workers <n>', 'worker threads on this machine', intOption('--workers', 1, 64), 1)
     .option('--no-progress', 'no progress bar even on a terminal')
     .option(
+      '--html <dir>',
+      'write a self-contained HTML page of every failure (and still-failing saved one) to this folder',
+    )
+    .option(
       '--network',
       'network scenarios: 2 to 4 guests with network cards and the outside world (generators/net.ts)',
     )
@@ -351,6 +357,7 @@ export const registerCheck = (program: Command): void => {
       // Where the run writes is checked before it starts.
       if (o.output !== undefined) checkOutputFile(o.output, '--output');
       if (o.out !== false) checkOutputDir(o.out, '--out');
+      if (o.html !== undefined) checkOutputDir(o.html, '--html');
       const specs = o.design ?? defaultDesigns();
       // System-call-level designs (containers, VMs with their own kernel, API translation) run on
       // their level's runner; every other design is a hosted-machine design.
@@ -480,6 +487,8 @@ export const registerCheck = (program: Command): void => {
           summary: summarize(corpusResults, results),
           durationMs: performance.now() - t0,
         };
+        if (o.html !== undefined) (await import('./html.ts')).writeCheckPages(o.html, report);
+        if (o.html !== undefined) (await import('./html.ts')).writeCheckPages(o.html, report);
         const text = renderReport(report, reporter);
         if (o.output) {
           writeFileSync(o.output, text);

@@ -15,6 +15,7 @@ import type { Scenario } from '../generators/host.ts';
 import type { GuestSpec } from '../generators/reference.ts';
 import { UNMODELED_FLAGS } from '../model/bits.ts';
 import { bootFrames } from '../model/boot.ts';
+import { MAX_DEVICES } from '../model/devices.ts';
 import { type Geometry, geometryProblem } from '../model/geometry.ts';
 import { type Op, opProblem } from '../model/ops.ts';
 import type { Counterexample } from '../properties/check.ts';
@@ -107,6 +108,8 @@ const GuestSpecSchema = Schema.Struct({
   regs: Schema.Tuple(U32, U32, U32, U32),
   pteFlags: Schema.Array(int(0, 0xfff)).pipe(Schema.maxItems(4096)),
   pdeFlags: Schema.Array(int(0, 0xfff)).pipe(Schema.maxItems(64)),
+  /** DMA engines the guest boots with (model/devices.ts); absent: none. */
+  devices: Schema.optionalWith(int(0, MAX_DEVICES), { exact: true }),
   nic: Schema.optionalWith(int(0, 0xff), { exact: true }),
 }).annotations({ identifier: 'GuestSpec', description: 'how a guest boots (generators/reference.ts bootGuest)' });
 

@@ -12,6 +12,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { PropertyFailure } from '../properties/property.ts';
+import type { TraceRecord } from '../properties/record/types.ts';
 import { EXIT, intOption, REPLAY_BUDGET_SECONDS } from './check.ts';
 import type { CounterexampleFile, DesignRef } from './counterexample.ts';
 import { designFile, presetDesign, UsageError } from './designs.ts';
@@ -43,6 +44,11 @@ export interface ReplayResult {
   readonly sameDivergence: boolean;
   readonly notes: readonly string[];
   readonly rendering: string;
+  /**
+   * The replayed run step by step as plain data (properties/record/): what `rendering` and `--html`
+   * are made from (absent for an ERROR: the replay did not finish).
+   */
+  readonly trace?: TraceRecord;
 }
 
 const sameFailure = (a: PropertyFailure | undefined, b: PropertyFailure) =>
@@ -98,6 +104,10 @@ export const registerReplay = (program: Command): void => {
       REPLAY_BUDGET_SECONDS,
     )
     .option(
+      '--html <path>',
+      'also write each trace as a self-contained HTML page: this file (with several counterexamples, this folder)',
+    )
+    .option(
       '--step-timeout <seconds>',
       'how long one operation of a design may run before the replay is stopped as ERROR',
       intOption('--step-timeout', 1, 3600),
@@ -106,7 +116,7 @@ export const registerReplay = (program: Command): void => {
     .action(
       async (
         files: string[],
-        o: { design?: string[]; reporter: 'text' | 'json'; timeLimit: number; stepTimeout: number },
+        o: { design?: string[]; reporter: 'text' | 'json'; html?: string; timeLimit: number; stepTimeout: number },
       ) => {
         const { decodeCounterexample, failureOf, loadJsonFile, MODEL_VERSION, problemLine, scenarioOf } = await import(
           './counterexample.ts'
@@ -244,6 +254,7 @@ export const registerReplay = (program: Command): void => {
                   sameDivergence: sameFailure(outcome.failure, recorded),
                   notes,
                   rendering: outcome.rendering,
+                  trace: outcome.trace,
                 };
           let next = 0;
           const results: ReplayResult[] = chosen.map(({ file, c, design, notes }) =>
@@ -269,6 +280,7 @@ export const registerReplay = (program: Command): void => {
                 `a file of ${x.c.ops.length} call(s) on ${x.c.guests.length} guest(s)`,
               ),
             );
+          if (o.html !== undefined) (await import('./html.ts')).writeReplayPages(o.html, results);
           if (o.reporter === 'json') process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
           else {
             const out: string[] = [];

@@ -8,6 +8,7 @@ import { formatOp, type Op, opProblem } from '../model/index.ts';
 import { check } from '../properties/check.ts';
 import type { LevelCounterexample, Sequence } from '../properties/level.ts';
 import type { PropertyFailure, PropertyName } from '../properties/property.ts';
+import type { TraceRecord } from '../properties/record/types.ts';
 import type { SyscallPropertyName } from '../properties/syscall/properties.ts';
 import type { DesignRef } from './counterexample.ts';
 import type { LoadedDesign } from './designs.ts';
@@ -96,6 +97,8 @@ export interface ItemResult {
     readonly guests: number;
     readonly divergence: PropertyFailure;
     readonly rendering: string;
+    /** The run step by step as plain data (properties/record/): what `rendering` and `--html` pages are made from. */
+    readonly trace?: TraceRecord;
   };
 }
 
@@ -142,6 +145,7 @@ export const itemCounterexample = (
   guests: c.scenario.guests.length,
   divergence: c.failure,
   rendering: c.rendering,
+  ...(c.trace ? { trace: c.trace } : {}),
 });
 
 /** A pool's fault as an item's error (where it happened: call, step, guest, operation). */

@@ -10,15 +10,17 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Scenario } from '../generators/host.ts';
 import { mutantByName } from '../mutants/catalog.ts';
 import { type MutantOutcome, runMutant } from '../mutants/run.ts';
+import { unseenMutantByName } from '../mutants/unseen-catalog.ts';
 import { checkScenario } from '../properties/check.ts';
 import type { PropertyFailure, PropertyName } from '../properties/property.ts';
+import type { TraceRecord } from '../properties/record/types.ts';
 import type { SyscallPropertyName } from '../properties/syscall/properties.ts';
 import type { DesignRef } from './counterexample.ts';
 import { type LoadedDesign, loadDesign, UsageError } from './designs.ts';
 import { errorLine } from './escape.ts';
 import { DesignFault, guardDesign } from './guard.ts';
 import { Heartbeat, type Where } from './heartbeat.ts';
-import { renderReplay } from './replay-render.ts';
+import { replayTrace } from './replay-render.ts';
 import { runSyscallItem } from './syscall.ts';
 import type { SyscallCounterexampleFile } from './syscall-counterexample.ts';
 import { type ItemResult, type RunOptions, runItem, type WorkItem } from './work.ts';
@@ -35,6 +37,8 @@ export interface MutantRequest {
   readonly name: string;
   readonly seed: number;
   readonly runs: number;
+  /** Which set the mutant is in: the catalog (default) or the frozen unseen set (mutants/unseen/). */
+  readonly set?: 'catalog' | 'unseen';
 }
 /** One (design, property) item of a system-call-level design, for `hyperprop check`. */
 export interface SyscallRequest {
@@ -75,10 +79,11 @@ export interface ProbeResult {
   readonly ref: DesignRef;
   readonly spec: string;
 }
-/** A replay's verdict and trace. */
+/** A replay's verdict and trace (as text, and as the record `--html` pages are made from). */
 export interface ReplayOutcome {
   readonly failure?: PropertyFailure;
   readonly rendering: string;
+  readonly trace: TraceRecord;
 }
 export type WorkerResult = ItemResult | MutantOutcome | ProbeResult | ReplayOutcome;
 
@@ -123,7 +128,7 @@ const answer = async (req: WorkerRequest): Promise<WorkerResult> => {
     case 'syscall':
       return runSyscallItem(req.name, req.property, req.index, req.options);
     case 'mutant': {
-      const m = mutantByName(req.name);
+      const m = req.set === 'unseen' ? unseenMutantByName(req.name) : mutantByName(req.name);
       if (!m) throw new Error(`unknown mutant '${req.name}'`);
       return runMutant(m, { seed: req.seed, runs: req.runs, now: () => performance.now() });
     }
@@ -134,12 +139,13 @@ const answer = async (req: WorkerRequest): Promise<WorkerResult> => {
     case 'replay': {
       const d = (await design(req.spec)).design;
       const failure = checkScenario(d, req.property, req.scenario);
-      return { ...(failure ? { failure } : {}), rendering: renderReplay(d, req.scenario, failure) };
+      const { rendering, trace } = replayTrace(d, req.scenario, failure, req.property);
+      return { ...(failure ? { failure } : {}), rendering, trace };
     }
     case 'syscall-replay': {
       const { replaySyscall } = await import('./syscall-counterexample.ts');
-      const { failure, rendering } = replaySyscall(req.counterexample);
-      return { ...(failure ? { failure } : {}), rendering };
+      const { failure, rendering, trace } = replaySyscall(req.counterexample);
+      return { ...(failure ? { failure } : {}), rendering, trace };
     }
   }
 };

@@ -115,7 +115,8 @@ export const hostMachineProblem = (h: unknown, config: HostConfig, before?: Host
     const n = h.counters;
     if (!isObject(n) || typeof n.ops !== 'number' || typeof n.native !== 'number' || typeof n.switches !== 'number')
       return `counters is ${show(n)}, not the host's counters`;
-    if (!isObject(n.traps) || !isObject(n.calls) || !isObject(n.reasons)) return 'counters lack traps, calls or reasons';
+    if (!isObject(n.traps) || !isObject(n.calls) || !isObject(n.reasons))
+      return 'counters lack traps, calls or reasons';
   }
   if (h.io !== undefined && !isObject(h.io)) return `io is ${show(h.io)}, not the host's devices`;
   if (h.net !== undefined && !isObject(h.net)) return `net is ${show(h.net)}, not the host's network`;

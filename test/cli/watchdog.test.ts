@@ -15,6 +15,7 @@ import { plainGuestSpec } from '../../generators/reference.ts';
 import { DEFAULT_GEOMETRY } from '../../model/geometry.ts';
 import { type Design, PRESETS } from '../../model/index.ts';
 import { MUTANTS } from '../../mutants/catalog.ts';
+import { UNSEEN } from '../../mutants/unseen-catalog.ts';
 import { check } from '../../properties/check.ts';
 import { runScenario } from '../../properties/trace.ts';
 import { FIXTURES, hasStackTrace, hyperprop, tempDir } from './support.ts';
@@ -35,10 +36,11 @@ const rows = (stdout: string): Map<string, Row> =>
   new Map((JSON.parse(stdout).results as Row[]).map((r) => [r.design, r]));
 
 describe('the guard (in this thread)', () => {
-  it('changes nothing for a design that behaves: every preset and every machine-level mutant reports the same', () => {
+  it('changes nothing for a design that behaves: every preset and every machine-level mutant (catalog and unseen) reports the same', () => {
+    // The unseen set too: designs written from the public API alone, as a user's would be.
     const designs: Design[] = [
       ...Object.values(PRESETS),
-      ...MUTANTS.flatMap((m) => (m.target.level === 'machine' ? [m.target.design] : [])),
+      ...[...MUTANTS, ...UNSEEN].flatMap((m) => (m.target.level === 'machine' ? [m.target.design] : [])),
     ];
     for (const d of designs) {
       const options = { runs: 5, seed: 5, maxOps: 6 };
