@@ -3,7 +3,9 @@
  * allows (64 × 64 pages, 65,536 frames of 1,024 words) with 250 operations is an 80 KB file, and the
  * schema allows 10,000 operations. Replay runs each file within a time budget (--time-limit) and
  * says in one line when it stops one; `check` replays its corpus within its own --time-limit and
- * still ends in time. (Issue 18: such a file took 120 s to replay, and stalled every `check`.)
+ * still ends in time. (Issue 18: such a file took 120 s to replay, and stalled every `check`; the
+ * budget is a time, not a formula of the file's shape: what a shape costs also depends on what its
+ * operations touch and on the machine.)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -56,7 +58,7 @@ describe('replay cost is bounded', () => {
   it('the 80 KB, 8-guest file replays within its budget or is stopped there with one line', async () => {
     expect(text.length).toBeGreaterThan(70_000);
     expect(text.length).toBeLessThan(90_000);
-    const budget = 3;
+    const budget = 1;
     const t0 = performance.now();
     const [json, plain] = await Promise.all([
       hyperprop(['replay', small, large, '--time-limit', String(budget), '--reporter', 'json'], dir),
@@ -71,17 +73,17 @@ describe('replay cost is bounded', () => {
         expect(r.error).toMatchObject({
           kind: 'time-limit',
           message: expect.stringMatching(
-            /^stopped at its 3\.0 s budget \(--time-limit\) on a file of (250|10000) operation\(s\) on 8 guest\(s\) in a 64×64-page window$/,
+            /^stopped at its 1\.0 s budget \(--time-limit\) on a file of (250|10000) operation\(s\) on 8 guest\(s\) in a 64×64-page window$/,
           ),
         });
       else expect(['fails', 'holds']).toContain(r.status);
-    // 10,000 operations on 8 guests in the largest window cannot replay in 3 s on any machine we know:
-    // the budget stops it (the issue measured more than 150 s).
+    // 10,000 operations on 8 guests in the largest window need about 10 s of CPU on this project's
+    // machine (issue 18 measured more than 150 s before the throughput work): 1 s stops it.
     expect(results[1]!.status).toBe('error');
     expect(json.status).toBe(1);
     expect(plain.status).toBe(1);
     expect(plain.stdout.split('\n').filter((l) => l.startsWith('ERROR: '))).toHaveLength(1);
-    // Two replays of 2 and 1 files at 3 s each, plus starting Node twice on a shared machine.
+    // Two replays of 2 and 1 files at 1 s each, plus starting Node twice on a shared machine.
     expect(seconds).toBeLessThan(60);
   }, 120_000);
 
