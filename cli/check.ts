@@ -6,7 +6,7 @@
  * Every design runs in worker threads under a watchdog (pool.ts): a design that throws, returns a
  * broken host or never returns is reported as that design's ERROR, and the other items go on.
  */
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
@@ -28,8 +28,10 @@ import {
   summarize,
   summaryTable,
 } from './report.ts';
+import { resolveShard } from './shard.ts';
 import { isSyscallDesign, isSyscallProperty } from './syscall.ts';
-import { type ItemError, type ItemResult, inShard, itemError, parseShard, type RunOptions, workItems } from './work.ts';
+import { PACKAGE_VERSION } from './version.ts';
+import { type ItemError, type ItemResult, inShard, itemError, type RunOptions, workItems } from './work.ts';
 import type {
   CheckRequest,
   ProbeRequest,
@@ -42,9 +44,7 @@ import type {
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
 
-const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+const VERSION: string = PACKAGE_VERSION;
 
 export const intOption =
   (name: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -96,6 +96,7 @@ interface CheckOptions {
   reporter: string;
   output?: string;
   shard?: string;
+  shardCount?: number;
   workers: number;
   progress: boolean;
   network?: boolean;
@@ -322,7 +323,15 @@ export const registerCheck = (program: Command): void => {
     .option('--no-corpus', 'do not replay saved counterexamples')
     .addOption(new Option('--reporter <r>', 'report format').choices(REPORTERS as string[]).default('text'))
     .option('--output <file>', 'write the report to this file instead of standard output')
-    .option('--shard <K/N>', 'run only the K-th of N deterministic parts of the work (CI machines)')
+    .option(
+      '--shard <K/N>',
+      'run only the K-th of N deterministic parts of the work (CI machines); default: from CI_NODE_INDEX/CI_NODE_TOTAL (GitLab) or JOB_COMPLETION_INDEX (Kubernetes Indexed Job)',
+    )
+    .option(
+      '--shard-count <n>',
+      'the number of shards of a Kubernetes Indexed Job (its completions), whose JOB_COMPLETION_INDEX picks this one (or HYPERPROP_SHARD_COUNT)',
+      intOption('--shard-count', 1, 999_999),
+    )
     .option('--workers <n>', 'worker threads on this machine', intOption('--workers', 1, 64), 1)
     .option('--no-progress', 'no progress bar even on a terminal')
     .option(
@@ -339,9 +348,7 @@ export const registerCheck = (program: Command): void => {
       const deadline = o.timeLimit === undefined ? undefined : o.timeLimit * 1000 - REPORT_RESERVE_MS;
       const remaining = () => (deadline === undefined ? undefined : deadline - performance.now());
       const stallMs = o.stepTimeout * 1000;
-      const shard = o.shard === undefined ? undefined : parseShard(o.shard);
-      if (o.shard !== undefined && !shard)
-        throw new UsageError(`--shard must be K/N with 1 <= K <= N, not '${visible(o.shard)}'`);
+      const shard = resolveShard(o.shard, o.shardCount, process.env)?.shard;
       const properties: PropertyName[] = [];
       const syscallProperties: SyscallPropertyName[] = [];
       for (const p of o.property ?? [...PROPERTY_NAMES, ...SYSCALL_PROPERTY_NAMES]) {

@@ -22,15 +22,15 @@ import type { Counterexample } from '../properties/check.ts';
 import { PROPERTY_NAMES, type PropertyFailure, type PropertyName } from '../properties/property.ts';
 import { visible } from './escape.ts';
 import { MAX_FILE_GUESTS, SEED_MAX } from './limits.ts';
+import { PACKAGE_VERSION } from './version.ts';
 
 /** The file format's version: bumped when a file of the old format no longer decodes. */
 export const FORMAT_VERSION = 1;
 /** Files larger than this are refused before they are read or parsed. */
 export const MAX_COUNTEREXAMPLE_BYTES = 1024 * 1024;
 
-const PACKAGE = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 /** The model's version: the package's. A file from another version still replays (a note says so). */
-export const MODEL_VERSION: string = PACKAGE.version;
+export const MODEL_VERSION: string = PACKAGE_VERSION;
 
 // ---------------------------------------------------------------------------------------------
 // The schema.

@@ -12,6 +12,7 @@ import { PRESETS } from '../model/designs/presets.ts';
 import { type Design, isDesign } from '../model/host/design.ts';
 import { SYSCALL_DESIGNS } from '../model/syscall/presets.ts';
 import type { DesignRef } from './counterexample.ts';
+import { exportedDesign, importDesignFile } from './design-import.ts';
 import { errorLine, visible } from './escape.ts';
 
 /** The three configurations every suite runs (DESIGN.md §3), those of them that exist. */
@@ -130,11 +131,11 @@ export const loadDesign = async (spec: string): Promise<LoadedDesign> => {
   const file = designFile(spec);
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(file.spec).href)) as Record<string, unknown>;
+    mod = await importDesignFile(file.spec);
   } catch (e) {
     throw new UsageError(`design file ${visible(spec)} does not load: ${loadErrorLine(e, file.spec)}`);
   }
-  const candidate = mod.design ?? mod.default;
+  const candidate = exportedDesign(mod);
   if (!isDesign(candidate))
     throw new UsageError(
       `design file ${visible(spec)} does not export a design: export one as \`design\` (or as the default export) with name, description, axes and the functions of the Design API`,

@@ -3,28 +3,26 @@
  * Exit codes: 0 all held, 1 a property failed (or a design misbehaved: ERROR), 2 bad usage or bad
  * input. Every error is one line, `hyperprop VERB: what is wrong` (`hyperprop: …` before a verb).
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerCheck } from './check.ts';
 import { registerConform } from './conform.ts';
 import { errorLine, visible } from './escape.ts';
 import { registerList, registerSchema } from './list.ts';
+import { registerMerge } from './merge.ts';
 import { registerMutants } from './mutants.ts';
 import { registerReplay } from './replay.ts';
+import { PACKAGE_VERSION } from './version.ts';
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
 
-const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
-
 const program = new Command('hyperprop')
   .description('Property-based formal checking of hypervisor designs against a faithful x86 reference model')
-  .version(VERSION, '-V, --version', 'the version of hyperprop')
+  .version(PACKAGE_VERSION, '-V, --version', 'the version of hyperprop')
   .exitOverride();
 
 registerCheck(program);
 registerReplay(program);
+registerMerge(program);
 registerList(program);
 registerSchema(program);
 registerConform(program);

@@ -18,6 +18,9 @@ import { visible } from './escape.ts';
 import { HeartbeatReader, type Where } from './heartbeat.ts';
 import type { WorkerFault, WorkerReply, WorkerRequest } from './worker.ts';
 
+/** The worker's entry: compiled, worker.js itself; from the sources, a shim that registers tsx first. */
+const WORKER_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './worker-entry.js' : './worker.js', import.meta.url);
+
 /** Why a request did not complete. */
 export interface Fault {
   /**
@@ -64,7 +67,7 @@ export class WorkerPool {
 
   private spawn(): Slot {
     const heartbeat = new HeartbeatReader();
-    const worker = new Worker(new URL('./worker-entry.js', import.meta.url), {
+    const worker = new Worker(WORKER_ENTRY, {
       workerData: { heartbeat: heartbeat.buffer },
       stdout: true,
       stderr: true,
