@@ -281,8 +281,8 @@ export type ParsedJson =
   | { readonly ok: true; readonly json: unknown }
   | { readonly ok: false; readonly problem: Problem };
 
-/** ` (at line L, column C)` for a JSON syntax error whose message gives a position, else nothing. */
-const jsonErrorPlace = (text: string, e: unknown): string => {
+/** Where `JSON.parse(text)` failed (` (at line L, column C)`), from its error: never the text itself; nothing when it gives no position. */
+export const jsonErrorPlace = (text: string, e: unknown): string => {
   const m = /position (\d+)/.exec(e instanceof Error ? e.message : '');
   if (m) {
     const at = Math.min(Number(m[1]), text.length);

@@ -85,6 +85,9 @@ export const replayHint = (file: string, ref: DesignRef): string =>
 /** A path as one shell word (quoted when it needs to be), escaped for the terminal. */
 const shellWord = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${visible(s).replace(/'/g, "'\\''")}'`);
 
+/** Multi-line text (a trace's rendering) with every line escaped: its lines stay lines, nothing else acts. */
+const visibleLines = (s: string): string => s.split('\n').map(visible).join('\n');
+
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
 /** The summary table: one row per (design, property). */
@@ -94,7 +97,7 @@ export const summaryTable = (r: CheckReport): string => {
     const c = x.counterexample;
     rows.push([
       visible(x.design),
-      x.property,
+      visible(x.property),
       x.status === 'passed' ? 'held' : x.status === 'error' ? 'ERROR' : 'FAILED',
       String(x.runs),
       secs(x.durationMs),
@@ -124,28 +127,28 @@ export const renderText = (r: CheckReport): string => {
       `corpus: ${r.corpus.length} saved counterexample(s): ${s.corpusStillFailing} still failing, ${s.corpusFixed} now hold, ${s.corpusSkipped} not in this run${s.corpusErrors ? `, ${s.corpusErrors} ERROR` : ''}`,
     );
     for (const c of r.corpus.filter((x) => x.status === 'still-failing')) {
-      out.push(`STILL FAILING ${visible(c.design)} / ${c.property}: ${visible(c.file)}`);
-      if (c.rendering) out.push(c.rendering.replace(/^/gm, '    '));
+      out.push(`STILL FAILING ${visible(c.design)} / ${visible(c.property)}: ${visible(c.file)}`);
+      if (c.rendering) out.push(visibleLines(c.rendering).replace(/^/gm, '    '));
     }
     for (const c of r.corpus.filter((x) => x.status === 'error'))
       out.push(
-        `ERROR ${visible(c.design)} / ${c.property}: ${visible(c.file)}: ${c.error ? errorText(c.error) : 'no result'}`,
+        `ERROR ${visible(c.design)} / ${visible(c.property)}: ${visible(c.file)}: ${c.error ? errorText(c.error) : 'no result'}`,
       );
     out.push('');
   }
   for (const x of r.results.filter((y) => y.status === 'error'))
     out.push(
-      `ERROR ${visible(x.design)} / ${x.property} (seed ${x.seed}): ${x.error ? errorText(x.error) : 'no result'}`,
+      `ERROR ${visible(x.design)} / ${visible(x.property)} (seed ${x.seed}): ${x.error ? errorText(x.error) : 'no result'}`,
     );
   if (s.errors > 0) out.push('');
   for (const x of r.results) {
     const c = x.counterexample;
     if (!c) continue;
     out.push(
-      `FAILED ${visible(x.design)} / ${x.property}: found after ${c.runsToFailure} run(s), shrunk to ${c.operations} operation(s) on ${c.guests} guest(s) (seed ${x.seed}, path ${c.path})`,
+      `FAILED ${visible(x.design)} / ${visible(x.property)}: found after ${c.runsToFailure} run(s), shrunk to ${c.operations} operation(s) on ${c.guests} guest(s) (seed ${x.seed}, path ${visible(c.path)})`,
     );
     if (c.file) out.push(`  saved ${visible(c.file)}; replay with: ${replayHint(c.file, x.designRef)}`);
-    out.push(c.rendering.replace(/^/gm, '    '));
+    out.push(visibleLines(c.rendering).replace(/^/gm, '    '));
     out.push('');
   }
   out.push(summaryTable(r));
@@ -156,7 +159,14 @@ export const renderText = (r: CheckReport): string => {
   return `${out.join('\n')}\n`;
 };
 
-export const renderJson = (r: CheckReport): string => `${JSON.stringify(r, null, 2)}\n`;
+// Outside JSON's strings there are only brackets, numbers, words and whitespace: every character a
+// terminal acts on that JSON.stringify leaves as is (DEL, C1 controls, line separators, bidirectional
+// marks) is in a string, where `\uXXXX` is the same character to a JSON reader.
+const JSON_ACTIVE = /[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+
+/** The report as JSON, with nothing in it a terminal would act on (it is the same JSON value). */
+export const renderJson = (r: CheckReport): string =>
+  `${JSON.stringify(r, null, 2).replace(JSON_ACTIVE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`;
 
 // ---------------------------------------------------------------------------------------------
 // JUnit XML.
