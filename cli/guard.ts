@@ -184,11 +184,12 @@ export const guardDesign = (design: Design, beat?: Heartbeat): Design => {
       }
       return host('handle', r, h);
     },
-    afterNative: (h) => {
+    afterNative: (h, o) => {
       enter('afterNative', h);
       let r: HostMachine;
       try {
-        r = design.afterNative(h);
+        // The operation that ran natively goes on (direct paging's PV kernel reads PTEs with pte_val()).
+        r = design.afterNative(h, o);
       } catch (e) {
         throw threw('afterNative', e);
       }
