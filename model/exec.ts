@@ -156,6 +156,11 @@ export interface Exec {
   readonly chooser: Chooser;
   readonly hw: Hardware;
   events: Delivered[];
+  /**
+   * EIP of the instruction executing: the operation's EIP, or for an operation encoded as several
+   * instructions the one at work (model/encoding.ts). A fault saves it in its frame.
+   */
+  ip: number;
 }
 
 export const startExec = (machine: Machine, chooser: Chooser, hw: Hardware): Exec => ({
@@ -168,6 +173,7 @@ export const startExec = (machine: Machine, chooser: Chooser, hw: Hardware): Exe
   chooser,
   hw,
   events: [],
+  ip: machine.cpu.eip,
 });
 
 /** Read the word at a (guest-)physical address through the physical port. */

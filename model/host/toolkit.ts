@@ -295,6 +295,8 @@ export const ringCompression = {
       ...v,
       cpl,
       cs: ((v.cs & 0xfffc) | cpl) >>> 0,
+      // The guest's stack too: SS's ring-0 data segment is a DPL-1 one in the hypervisor's GDT.
+      ss: ((v.ss & 0xfffc) | cpl) >>> 0,
       eflags: ((v.eflags & ~(EFLAGS.IF | EFLAGS.IOPL)) | EFLAGS.IF) >>> 0,
       cr0: (CR0.PE | CR0.ET | CR0.NE | CR0.WP | CR0.PG) >>> 0,
       cr3: h.guests[g]!.shadow.root * PAGE_SIZE,
@@ -313,6 +315,9 @@ export const ringCompression = {
       ...v,
       cpl,
       cs: ((real.cs & 0xfffc) | cpl) >>> 0,
+      eip: real.eip,
+      ss: ((real.ss & 0xfffc) | cpl) >>> 0,
+      esp: real.esp,
       eflags: ((real.eflags & ~(EFLAGS.IF | EFLAGS.IOPL)) | (v.eflags & (EFLAGS.IF | EFLAGS.IOPL))) >>> 0,
       regs: real.regs,
       stiShadow: real.stiShadow,
