@@ -147,6 +147,7 @@ export const registerConform = (program: Command): void => {
         inconclusive: s.inconclusive,
         guardStops: s.guardStops,
         tcgDeviations: s.deviations,
+        tcgFrameDeviationsFollowed: s.followed,
         boots: s.boots,
         wallSeconds: Number((s.wallMs / 1000).toFixed(3)),
         sequencesPerSecond: Number((s.sequences / (s.wallMs / 1000)).toFixed(1)),
