@@ -24,7 +24,7 @@ import {
 } from './descriptors.ts';
 import { type EventSource, type Exec, type ExitInfo, fault, gp, isFault, readBytes, vmexit } from './exec.ts';
 import { markStackSegmentAccessed, pushWords, type StackWord, tssStack } from './stack.ts';
-import type { Cpl } from './state.ts';
+import type { Cpl, Cpu } from './state.ts';
 
 /** An event to deliver. */
 export interface PendingEvent {
@@ -82,14 +82,12 @@ export const deliverOnce = (x: Exec, ev: PendingEvent, ext: number): void => {
   // The handler's stack (SDM §6.12.1): the TSS's for an inner level, the current one otherwise.
   const stack = newCpl < cpu.cpl ? tssStack(x, newCpl, ext) : undefined;
   const errorCode = ev.source === 'exception' && hasErrorCode(v) ? (ev.errorCode ?? 0) >>> 0 : undefined;
-  const frame: StackWord[] = [
-    ...(stack ? [{ value: cpu.ss, selector: true }, { value: cpu.esp }] : []),
-    { value: (cpu.eflags | (ev.source === 'exception' && isFaultClass(v) ? EFLAGS.RF : 0)) >>> 0 },
-    { value: cpu.cs, selector: true },
-    { value: ev.eip ?? cpu.eip },
-    ...(errorCode === undefined ? [] : [{ value: errorCode }]),
-  ];
-  const esp = pushWords(x, stack ? stack.esp : cpu.esp, frame, newCpl === 3);
+  const esp = pushWords(
+    x,
+    stack ? stack.esp : cpu.esp,
+    frameWords(cpu, ev, stack !== undefined, errorCode),
+    newCpl === 3,
+  );
   if (stack) markStackSegmentAccessed(x, stack.descriptor);
   writeDescriptorTypeByte(x, d, d.hi | DESCRIPTOR_ACCESSED);
   x.cpu = {
@@ -107,6 +105,24 @@ export const deliverOnce = (x: Exec, ev: PendingEvent, ext: number): void => {
     errorCode === undefined ? { vector: v, source: ev.source } : { vector: v, source: ev.source, errorCode },
   );
 };
+
+/**
+ * The words a 32-bit interrupt or trap gate's delivery pushes, in push order (SDM Vol. 3A Figure
+ * 6-4): the interrupted SS and ESP when the stack switches, EFLAGS (RF set for a fault), CS, the
+ * saved EIP, and the error code. (IA-32e mode's frame, Figure 6-9, always has SS:RSP, in 8-byte slots.)
+ */
+export const frameWords = (
+  cpu: Cpu,
+  ev: PendingEvent,
+  switched: boolean,
+  errorCode: number | undefined,
+): StackWord[] => [
+  ...(switched ? [{ value: cpu.ss, selector: true }, { value: cpu.esp }] : []),
+  { value: (cpu.eflags | (ev.source === 'exception' && isFaultClass(ev.vector) ? EFLAGS.RF : 0)) >>> 0 },
+  { value: cpu.cs, selector: true },
+  { value: ev.eip ?? cpu.eip },
+  ...(errorCode === undefined ? [] : [{ value: errorCode }]),
+];
 
 type Klass = 'benign' | 'contributory' | 'page-fault' | 'double-fault';
 const klass = (ev: PendingEvent): Klass => {

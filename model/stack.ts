@@ -7,8 +7,8 @@
  * of the standard GDT is. The load-time checks of SS are made (null, table limit, RPL, DPL, type,
  * present) and raise #TS, #SS or #GP as the SDM says; the segment's base and limit are not applied,
  * so a push never raises #SS for the limit (nor does delivery's "room for the frame" check).
- * Slots are `SLOT_BYTES` wide: a 64-bit frame (8-byte slots, SS:RSP always pushed) is the same
- * `pushWords` with 8.
+ * Slots are `SLOT_BYTES` wide: a 64-bit frame (8-byte slots, SS:RSP always pushed, RSP aligned
+ * down to 16 first) is the same `pushWords` with 8, fed by its own frame builder (delivery.ts).
  */
 import { VEC } from './bits.ts';
 import { TSS_STACK } from './boot.ts';
@@ -28,11 +28,12 @@ import { pageNumber, pageOffset } from './geometry.ts';
 import { readWord, writeWord } from './memory.ts';
 import type { Cpl } from './state.ts';
 
-/** Bytes of a stack slot in 32-bit protected mode. */
+/** Bytes of a stack slot in 32-bit protected mode (IA-32e mode's frames use 8). */
 export const SLOT_BYTES = 4;
 
 /** A value to push. A segment selector's slot may keep its upper 16 bits (`selector`). */
 export interface StackWord {
+  /** The value (below 2^53; an 8-byte slot takes its high half from bits 63:32). */
   readonly value: number;
   /**
    * The value is a 16-bit segment selector (CS, SS) pushed into a 32-bit slot: the processor
@@ -45,18 +46,27 @@ export interface StackWord {
 }
 
 /**
- * Push `words` in order below `esp` (the first at `esp - 4`) and return the new ESP: the pushes
- * of one instruction or of one event delivery. Each page they touch is translated once, the
- * highest first; a push into a page whose translation faults raises that fault with the pushes
- * above it already written (the SDM's pseudo-code pushes one at a time). `user` selects
- * user-mode accesses (CPL 3, SDM §4.6).
+ * Push `words` in order below `esp` (the first at `esp - slot`) and return the new ESP: the
+ * pushes of one instruction or of one event delivery. Each page they touch is translated once,
+ * the highest first; a push into a page whose translation faults raises that fault with the
+ * pushes above it already written (the SDM's pseudo-code pushes one at a time). `user` selects
+ * user-mode accesses (CPL 3, SDM §4.6). `slot` is 4 bytes here; a 64-bit frame passes 8.
  */
-export const pushWords = (x: Exec, esp: number, words: readonly StackWord[], user: boolean): number => {
+export const pushWords = (
+  x: Exec,
+  esp: number,
+  words: readonly StackWord[],
+  user: boolean,
+  slot: 4 | 8 = SLOT_BYTES,
+): number => {
   const pages = new Map<number, number>();
   let sp = esp >>> 0;
   for (const w of words) {
-    sp = (sp - SLOT_BYTES) >>> 0;
-    writeSlot(x, sp, w, user, pages);
+    sp = (sp - slot) >>> 0;
+    if (slot === 8) {
+      writeSlot(x, (sp + 4) >>> 0, { value: Math.floor(w.value / 0x1_0000_0000) >>> 0 }, user, pages);
+      writeSlot(x, sp, { value: w.value >>> 0 }, user, pages);
+    } else writeSlot(x, sp, w, user, pages);
   }
   return sp;
 };
@@ -75,10 +85,9 @@ const writeSlot = (x: Exec, va: number, w: StackWord, user: boolean, pages: Map<
     }
     return base < 0 ? -1 : (base + pageOffset(a)) >>> 0;
   };
-  const at = [pa(0), pa(3)];
   let value = w.value >>> 0;
   if ((va & 3) === 0) {
-    const target = at[0]!;
+    const target = pa(0);
     if (target < 0) return;
     if (w.selector) {
       const old = readWord(x.memory, target);
@@ -88,7 +97,10 @@ const writeSlot = (x: Exec, va: number, w: StackWord, user: boolean, pages: Map<
     x.memory = writeWord(x.memory, target, value);
     return;
   }
-  // A misaligned ESP: the slot's bytes, each where its page maps it (a selector is zero-extended).
+  // A misaligned ESP: the slot's bytes, each where its page maps it (a selector is zero-extended),
+  // the upper page translated first (a push writes downward) and both before any byte is written.
+  pa(3);
+  pa(0);
   for (let i = 0; i < 4; i++) {
     const p = pa(i);
     if (p < 0) continue;

@@ -23,7 +23,9 @@ export const renderTrace = (design: Design, scenario: Scenario, failure: Propert
     const regs = REGISTER_NAMES.map((n, i) => `${n.toUpperCase()}=${hex(v.cpu.regs[i]!)}`).join(' ');
     const mark = s.index === failure.step ? '  <-- first divergence' : '';
     lines.push(`${String(s.index).padStart(3)}  guest ${s.guest}  ${formatOp(s.op).padEnd(34)} ${how}${mark}`);
-    lines.push(`       guest sees CPL ${v.cpu.cpl} CS=${hex(v.cpu.cs, 4)} ${formatEflags(v.cpu.eflags)} ${regs}`);
+    lines.push(
+      `       guest sees CPL ${v.cpu.cpl} CS=${hex(v.cpu.cs, 4)} ${formatEflags(v.cpu.eflags)} ${regs} ESP=${hex(v.cpu.esp)}`,
+    );
     if (s.index === failure.step) {
       lines.push(`       ${failure.message}`);
       if (failure.expected) lines.push(`       permitted: ${failure.expected}`);
