@@ -164,7 +164,7 @@ describe('a wrong #PF error code in a reflected fault fails equivalence', () => 
     expect(found!.scenario.ops.length).toBeLessThanOrEqual(2);
     const twin = check(reflecting('reflect-guest-pfec', shadow.axes, 'guest'), {
       properties: ['equivalence'],
-      runs: 300,
+      runs: 100,
       seed: 1,
     });
     expect(twin[0]!.counterexample).toBeUndefined();
@@ -200,7 +200,7 @@ describe('a wrong EFLAGS in an injected or reflected frame fails equivalence', (
       [injectingTimer('inject', false), undefined],
       [bouncingUd('bounce', false), bt],
     ] as const) {
-      const r = check(d, { properties: ['equivalence'], runs: 150, seed: 3, ...(baseline ? { baseline } : {}) });
+      const r = check(d, { properties: ['equivalence'], runs: 100, seed: 3, ...(baseline ? { baseline } : {}) });
       expect(r[0]!.counterexample, d.name).toBeUndefined();
     }
   });
