@@ -87,6 +87,17 @@ describe('frames of events delivered to ring 0', () => {
     expect(s.machine.cpu.esp).toBe(0x00c0_4fe8);
   });
 
+  it('the handler reads its frame back with loads: the error code at ESP, then EIP, CS and EFLAGS above it', () => {
+    let m = step(boot(3), { kind: 'store', va: linear(3, 3), src: 0 }).machine; // #PF(7) to CPL 0
+    m = run(m, [
+      { kind: 'load', dst: 0, va: 0x00c0_4fe8 },
+      { kind: 'load', dst: 1, va: 0x00c0_4fec },
+      { kind: 'load', dst: 2, va: 0x00c0_4ff0 },
+      { kind: 'load', dst: 3, va: 0x00c0_4ff4 },
+    ]);
+    expect(m.cpu.regs).toEqual([7, BOOT_EIP, 0x1b, R1 | RF]);
+  });
+
   it('an external interrupt saves the EIP of the next operation, EFLAGS as it was (IF = 1, no RF), no error code', () => {
     const m = run(boot(0, IF), [{ kind: 'movImm', dst: 0, imm: 1 }]);
     const s = step(m, { kind: 'timer' });
