@@ -269,6 +269,7 @@ const raiseInterrupt = (x: Exec, vector: number) => {
  * EFLAGS.IF = 1 and no STI shadow blocks them (SDM §6.8.1, §6.9). A delivery wakes a halted CPU.
  */
 const interruptBoundary = (x: Exec) => {
+  x.translations.clear(); // a new instruction boundary
   while (x.cpu.run !== 'shutdown' && x.cpu.pending.length > 0 && x.cpu.eflags & EFLAGS.IF && !x.cpu.stiShadow) {
     const vector = x.cpu.pending[x.cpu.pending.length - 1]!;
     // Acknowledged only once delivered: an exit during delivery leaves it pending (for re-injection).
@@ -392,6 +393,7 @@ const execute = (x: Exec, op: Op): void => {
       const flush = ((cr0 ^ cpu.cr0) & CR0.PG) !== 0;
       update(x, { cr0 });
       if (flush) x.tlb = tlbFlush(x.tlb);
+      x.translations.clear(); // CR0.WP applies to every later access
       return;
     }
     case 'movToCr3':
@@ -399,6 +401,7 @@ const execute = (x: Exec, op: Op): void => {
       requireCpl0(x);
       update(x, { cr3: op.value >>> 0 });
       x.tlb = tlbFlush(x.tlb);
+      x.translations.clear();
       return;
     case 'movFromCr':
       requireCpl0(x);
@@ -409,6 +412,7 @@ const execute = (x: Exec, op: Op): void => {
     case 'invlpg':
       requireCpl0(x);
       x.tlb = tlbInvalidatePage(x.tlb, pageNumber(op.va));
+      x.translations.clear();
       return;
     case 'cli':
       requireIopl(x);

@@ -24,7 +24,6 @@ import {
   writeDescriptorTypeByte,
 } from './descriptors.ts';
 import { type Exec, type Fault, fault, gp, readBytes, translate } from './exec.ts';
-import { pageNumber, pageOffset } from './geometry.ts';
 import { readWord, writeWord } from './memory.ts';
 import type { Cpl } from './state.ts';
 
@@ -59,32 +58,24 @@ export const pushWords = (
   user: boolean,
   slot: 4 | 8 = SLOT_BYTES,
 ): number => {
-  const pages = new Map<number, number>();
   let sp = esp >>> 0;
   for (const w of words) {
     sp = (sp - slot) >>> 0;
     if (slot === 8) {
-      writeSlot(x, (sp + 4) >>> 0, { value: Math.floor(w.value / 0x1_0000_0000) >>> 0 }, user, pages);
-      writeSlot(x, sp, { value: w.value >>> 0 }, user, pages);
-    } else writeSlot(x, sp, w, user, pages);
+      writeSlot(x, (sp + 4) >>> 0, { value: Math.floor(w.value / 0x1_0000_0000) >>> 0 }, user);
+      writeSlot(x, sp, { value: w.value >>> 0 }, user);
+    } else writeSlot(x, sp, w, user);
   }
   return sp;
 };
 
-/** Write one 4-byte slot at linear `va`, translating each page it touches once per `pages`. */
-const writeSlot = (x: Exec, va: number, w: StackWord, user: boolean, pages: Map<number, number>): void => {
-  // Host-physical address of each byte (or -1 where no memory answers), translated before any byte is written.
-  const pa = (i: number) => {
-    const a = (va + i) >>> 0;
-    const page = pageNumber(a);
-    let base = pages.get(page);
-    if (base === undefined) {
-      const t = translate(x, a, { write: true, user });
-      base = t < 0 ? -1 : (t - pageOffset(a)) >>> 0;
-      pages.set(page, base);
-    }
-    return base < 0 ? -1 : (base + pageOffset(a)) >>> 0;
-  };
+/**
+ * Write one 4-byte slot at linear `va` (the instruction's memo of translations, exec.ts, makes
+ * every page translated once per instruction).
+ */
+const writeSlot = (x: Exec, va: number, w: StackWord, user: boolean): void => {
+  // Host-physical address of a byte of the slot, or -1 where no memory answers.
+  const pa = (i: number) => translate(x, (va + i) >>> 0, { write: true, user });
   let value = w.value >>> 0;
   if ((va & 3) === 0) {
     const target = pa(0);
