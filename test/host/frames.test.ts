@@ -36,6 +36,8 @@ import {
 } from 'hyperprop';
 import { describe, expect, it } from 'vitest';
 import { type GuestSpec, plainGuestSpec } from '../../generators/reference.ts';
+import { recordTrace } from '../../properties/record/machine.ts';
+import { checkText } from '../../properties/record/text.ts';
 
 const IF = 1 << 9;
 const ONE_OP = (spec: Partial<GuestSpec>, op: Op): Scenario => ({
@@ -151,6 +153,31 @@ describe('a wrong #PF error code in a reflected fault fails equivalence', () => 
     expect(f?.message).toContain('memory GPA 0x00016fe8: bare metal 0x00000007, design 0x00000006');
     expect(onlyFrameWords(f?.expected)).toBe(true);
     expect(checkScenario(reflecting('reflect-guest-pfec', axes, 'guest'), 'equivalence', scenario)).toBeUndefined();
+  });
+
+  it('the trace record names the frame word by word, the wrong error code beside bare metal\'s', () => {
+    const d = reflecting('reflect-hw-pfec', shadow.axes, 'hardware');
+    const f = checkScenario(d, 'equivalence', scenario);
+    const t = recordTrace(d, scenario, f, 'equivalence');
+    // Hand-derived (model/boot.ts): the kernel stack page is linear (3, 4) = 0x00C04000, its top
+    // 0x00C05000; a frame from CPL 3 with an error code is six words, so ESP = 0x00C04FE8. The words
+    // from ESP up: the error code, the store's own EIP (the boot EIP 0xFFC00000: a fault saves the
+    // faulting instruction), CS = USER_CODE 0x1B, EFLAGS = RF | bit 1 = 0x10002 (a fault, IF = 0),
+    // the user stack's top (linear (3, 5) + 4 KiB = 0x00C06000) and SS = USER_DATA 0x23.
+    const frame = t.steps[0]!.frame!;
+    expect(frame).toMatchObject({ vector: 14, ss: 0x10, esp: 0x00c04fe8 });
+    expect(frame.words.map((w) => [w.name, w.at, w.value, w.permitted])).toEqual([
+      ['error code', 0x00c04fe8, 6, 7],
+      ['EIP', 0x00c04fec, 0xffc00000, 0xffc00000],
+      ['CS', 0x00c04ff0, 0x1b, 0x1b],
+      ['EFLAGS', 0x00c04ff4, 0x10002, 0x10002],
+      ['ESP', 0x00c04ff8, 0x00c06000, 0x00c06000],
+      ['SS', 0x00c04ffc, 0x23, 0x23],
+    ]);
+    expect(t.steps[0]!.state).toContainEqual({ name: 'ESP', value: '0x00c04fe8', changed: true });
+    const text = checkText(t);
+    expect(text).toContain('ESP=0x00c04fe8');
+    expect(text).toContain('frame of #14 at 0x0010:0x00c04fe8: error code 0x00000006 (bare metal 0x00000007), EIP');
   });
 
   it('the checker finds the flaw and shrinks it to one or two operations; the correct twin passes', () => {
