@@ -22,8 +22,8 @@ import {
   type Outcome,
   PAGE_SIZE,
   peekWord,
-  sameArchitecturalState,
   REGISTER_NAMES,
+  sameArchitecturalState,
 } from '../../model/index.ts';
 import { diffMachines } from '../diff.ts';
 import { advanceFrontier } from '../frontier.ts';
@@ -128,7 +128,12 @@ const frameRecord = (
       const at = (esp + 4 * k) >>> 0;
       const value = peekWord(view, at);
       const bare = peekWord(permitted, (permitted.cpu.esp + 4 * k) >>> 0);
-      return { name, at, ...(value === undefined ? {} : { value }), ...(bare === undefined ? {} : { permitted: bare }) };
+      return {
+        name,
+        at,
+        ...(value === undefined ? {} : { value }),
+        ...(bare === undefined ? {} : { permitted: bare }),
+      };
     }),
   };
 };
@@ -336,7 +341,10 @@ export const recordTrace = (
     const before = cpuFields(viewBefore);
     const access = accessRecord(design, s.before, g, s.op);
     // Bare metal's behaviour beside the view: the one the view matches, else the canonical one.
-    const k = Math.max(0, f.successors.findIndex((m) => sameArchitecturalState(m, view)));
+    const k = Math.max(
+      0,
+      f.successors.findIndex((m) => sameArchitecturalState(m, view)),
+    );
     const frame = frameRecord(f.outcomes[k]?.events ?? [], from[0]!, f.successors[k] ?? view, view);
     const host = hostChanges(previous, s.after, g);
     const net = networkRecord(trace, s.index, previous, s.after);

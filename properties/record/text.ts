@@ -49,9 +49,7 @@ export const checkText = (r: TraceRecord): string => {
     const regs = ['EAX', 'ECX', 'EDX', 'EBX'].map((n) => `${n}=${sees(n)}`).join(' ');
     const mark = s.divergence ? '  <-- first divergence' : '';
     lines.push(`${String(s.index).padStart(3)}  guest ${s.guest}  ${s.op.text.padEnd(34)} ${s.ran?.text ?? ''}${mark}`);
-    lines.push(
-      `       guest sees CPL ${sees('CPL')} CS=${sees('CS')} ${sees('EFLAGS')} ${regs} ESP=${sees('ESP')}`,
-    );
+    lines.push(`       guest sees CPL ${sees('CPL')} CS=${sees('CS')} ${sees('EFLAGS')} ${regs} ESP=${sees('ESP')}`);
     if (s.frame) lines.push(`       ${frameLine(s.frame)}`);
     if (s.divergence) lines.push(...divergenceLines(r, '       '));
   }

@@ -155,7 +155,7 @@ describe('a wrong #PF error code in a reflected fault fails equivalence', () => 
     expect(checkScenario(reflecting('reflect-guest-pfec', axes, 'guest'), 'equivalence', scenario)).toBeUndefined();
   });
 
-  it('the trace record names the frame word by word, the wrong error code beside bare metal\'s', () => {
+  it("the trace record names the frame word by word, the wrong error code beside bare metal's", () => {
     const d = reflecting('reflect-hw-pfec', shadow.axes, 'hardware');
     const f = checkScenario(d, 'equivalence', scenario);
     const t = recordTrace(d, scenario, f, 'equivalence');
