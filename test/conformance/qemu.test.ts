@@ -109,6 +109,9 @@ describe.skipIf(missing !== undefined)(`${withQemu}the reference against QEMU`, 
     expect(r.findings.filter((f) => f.kind !== 'inconclusive')).toEqual([]);
     expect(r.stats.sequences).toBe(300);
     expect(r.stats.agreed).toBe(300);
+    // The sample delivers events whose frames were compared: page faults (with error codes) among them.
+    expect(r.stats.frames.withErrorCode).toBeGreaterThan(0);
+    expect(r.stats.frames.byVector[14]).toBeGreaterThan(0);
   });
 
   it('has teeth: a reference with one rule flipped fails against the same real runs', () => {
