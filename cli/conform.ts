@@ -198,6 +198,8 @@ export const registerConform = (program: Command): void => {
         inconclusive: s.inconclusive,
         guardStops: s.guardStops,
         tcgDeviations: s.deviations,
+        tcgFrameDeviationsFollowed: s.followed,
+        framesAgreed: s.frames,
         boots: s.boots,
         wallSeconds: Number((s.wallMs / 1000).toFixed(3)),
         sequencesPerSecond: Number((s.sequences / (s.wallMs / 1000)).toFixed(1)),
@@ -207,7 +209,7 @@ export const registerConform = (program: Command): void => {
       if (o.json === '-') process.stdout.write(json);
       else if (o.json) writeFileSync(o.json, json);
       process.stderr.write(
-        `${progressLine(s, runs)}; ${s.guardStops} stopped early by the harness guard; ${(s.wallMs / 1000).toFixed(1)} s\n`,
+        `${progressLine(s, runs)}; ${s.guardStops} stopped early by the harness guard; ${s.frames.delivered} exception/interrupt frames agreed (${s.frames.withErrorCode} with an error code); ${(s.wallMs / 1000).toFixed(1)} s\n`,
       );
       for (const f of saved) process.stderr.write(`  saved ${f}\n`);
       process.exit(s.disagreements + s.crashes > 0 ? EXIT.FAILED : EXIT.OK);

@@ -37,6 +37,14 @@ export interface CampaignStats {
   inconclusive: number;
   /** Sequences whose comparison stopped at a known TCG deviation (README), by name. */
   deviations: Record<string, number>;
+  /** Sequences that agreed once frames were read as TCG writes them (`TCG_FRAME_DEVIATIONS`), by name. */
+  followed: Record<string, number>;
+  /**
+   * The exception and interrupt frames the real processor pushed in sequences that agreed (each
+   * compared with the reference's: error code, saved EIP, and the frame's words where observed):
+   * how many, how many with an error code, and how many per IDT vector.
+   */
+  frames: { delivered: number; withErrorCode: number; byVector: Record<number, number> };
   boots: number;
   accel: Accel | 'none';
   /** KVM was there but could not boot the harness, so the campaign ran under TCG: why. */
@@ -79,7 +87,17 @@ export const checkBoot = (
     } else if (real.end === 'crashed') {
       stats.crashes++;
       findings.push({ kind: 'crash', sequence: seq, error: boot.error ?? 'crashed', accel: boot.accel });
-    } else stats.agreed++;
+    } else {
+      stats.agreed++;
+      for (const step of real.steps) {
+        if (!step.event) continue;
+        stats.frames.delivered++;
+        if (step.event.errorCode !== undefined) stats.frames.withErrorCode++;
+        stats.frames.byVector[step.event.vector] = (stats.frames.byVector[step.event.vector] ?? 0) + 1;
+      }
+      for (const name of v.kind === 'agree' ? (v.followed ?? []) : [])
+        stats.followed[name] = (stats.followed[name] ?? 0) + 1;
+    }
   }
   if (boot.error && !boot.sequences.some((s) => s.end === 'crashed')) {
     // The boot failed outside any sequence's steps: blame the first sequence that did not run.
@@ -110,6 +128,8 @@ export const runCampaign = async (
     crashes: 0,
     inconclusive: 0,
     deviations: {},
+    followed: {},
+    frames: { delivered: 0, withErrorCode: 0, byVector: {} },
     boots: 0,
     accel: 'none',
     wallMs: 0,
@@ -129,7 +149,12 @@ export const runCampaign = async (
   const check = (d: Done) => {
     checkBoot(d.batch, d.kernel, d.boot, ref, stats, findings);
     stats.wallMs = performance.now() - started;
-    options.onProgress?.({ ...stats, deviations: { ...stats.deviations } });
+    options.onProgress?.({
+      ...stats,
+      deviations: { ...stats.deviations },
+      followed: { ...stats.followed },
+      frames: { ...stats.frames, byVector: { ...stats.frames.byVector } },
+    });
   };
   let cur = build();
   let done: Done | undefined;

@@ -4,32 +4,29 @@
  * - `load`/`store`: `mov r32, [disp32]` / `mov [disp32], r32`;
  * - `movToCr0`/`movToCr3`: `mov esi, imm32; mov crN, esi` (ESI is the harness's scratch);
  * - `pushf r`: `pushfd; pop r32`; `popf {image}`: `push imm32; popfd`;
- * - `iret {cs, eflags}`: an IRET frame built on the current stack (SS:ESP of the harness's stack
- *   for the privilege level cs names, EFLAGS image, cs, EIP = the next instruction) then `iretd`;
+ * - `iret {cs, eflags}`: an IRET frame built on the current stack (SS:ESP of the standard stack
+ *   of the ring cs names, model/boot.ts `bootStack`, EFLAGS image, cs, EIP = the next
+ *   instruction) then `iretd`;
  * - `smsw r` is the 16-bit register form; `sldt`, `str` and `mov r, cs` the 32-bit ones;
  * - `in`/`out` are `in eax, imm8` / `out imm8, eax`.
  * `timer` is not an instruction and has no encoding.
  */
-import { SEL } from '../model/boot.ts';
+import { bootStack } from '../model/boot.ts';
+import { DEFAULT_GEOMETRY, type Geometry } from '../model/geometry.ts';
 import type { Op } from '../model/ops.ts';
-import { KSTACK_TOP, R1STACK_TOP, USTACK_TOP } from './layout.ts';
+import type { Cpl } from '../model/state.ts';
 import { I, R, SREG } from './x86.ts';
 
-/** The stack an IRET to privilege level `rpl` returns to (SS, ESP), as the harness provides it. */
-export const iretStack = (rpl: number): { ss: number; esp: number } =>
-  rpl === 3
-    ? { ss: SEL.USER_DATA, esp: USTACK_TOP }
-    : rpl === 1
-      ? { ss: SEL.RING1_DATA, esp: R1STACK_TOP }
-      : rpl === 2
-        ? { ss: 0x0002, esp: R1STACK_TOP } // no ring-2 stack segment exists: IRET to RPL 2 is excluded
-        : { ss: SEL.KERNEL_DATA, esp: KSTACK_TOP };
+/** The stack an IRET to privilege level `rpl` returns to (SS, ESP): the ring's standard stack in the guest's memory. */
+export const iretStack = (rpl: number, g: Geometry = DEFAULT_GEOMETRY): { ss: number; esp: number } =>
+  bootStack(g, (rpl & 3) as Cpl);
 
 /**
- * The instruction bytes of `op` placed at linear address `at`. Returns undefined for operations
- * that have no encoding (the timer event).
+ * The instruction bytes of `op` placed at linear address `at`, for a machine of geometry `g`
+ * (where its stacks are). Returns undefined for operations that have no encoding (events).
+ * Their lengths are model/encoding.ts `opBytes` (a test checks that they agree).
  */
-export const encodeOp = (op: Op, at: number): number[] | undefined => {
+export const encodeOp = (op: Op, at: number, g: Geometry = DEFAULT_GEOMETRY): number[] | undefined => {
   switch (op.kind) {
     case 'movImm':
       return I.movRegImm(op.dst, op.imm);
@@ -94,7 +91,7 @@ export const encodeOp = (op: Op, at: number): number[] | undefined => {
     case 'int':
       return I.int(op.vector);
     case 'iret': {
-      const { ss, esp } = iretStack(op.cs & 3);
+      const { ss, esp } = iretStack(op.cs & 3, g);
       // 5 pushes of 5 bytes and IRETD: the frame's EIP is the byte after IRETD.
       const next = (at + 5 * 5 + 1) >>> 0;
       return [
@@ -109,6 +106,8 @@ export const encodeOp = (op: Op, at: number): number[] | undefined => {
     case 'ud2':
       return I.ud2();
     case 'timer':
+    case 'dmaComplete':
+    case 'frameIn':
       return undefined;
   }
 };

@@ -8,28 +8,33 @@
  *    base image, restores the observed words, applies this sequence's differences, and copies the
  *    observed words to a shadow;
  * 2. loads CR3 (flushing the TLB), CR0, CR2 and LDTR as the machine holds them;
- * 3. enters each operation with IRET (CS, EFLAGS, and SS:ESP of the harness's stack for an outer
- *    level), after a guard: the CPU state must keep the harness alive (every present PDE/PTE of
- *    the window inside the model's frames, the system page mapped, the GDT descriptors the harness
- *    uses intact, no IRET to ring 2, HLT only at CPL > 0); a guard that fails ends the sequence
- *    there and says so;
- * 4. after the operation, user-accessible code saves EAX..EBX, EFLAGS and CS and enters the kernel
- *    with SYSENTER (the same path at every CPL, through no model table); an exception instead
- *    arrives at the IDT gate's handler, which saves the same state as the handler sees it (CPL 0,
- *    EFLAGS as the gate left them), the vector, the error code if one was pushed, and the saved EIP;
- * 5. records the registers, EFLAGS, CS, CR0, CR2, CR3, the event and every observed word that
- *    changed, then continues with the next operation at the CPL the operation left — or at CPL 0
- *    after an event, as the model's kernel does.
+ * 3. enters each operation on the model's own SS:ESP (the stacks are the guest's, model/boot.ts),
+ *    writing nothing on them: at an outer level with IRET from a frame on the harness's stack
+ *    (CS:EIP, EFLAGS, SS:ESP), at CPL 0 with POPFD on the harness's stack, MOV SS and ESP, and a
+ *    far JMP; after a guard: the CPU state must keep the harness alive (every present PDE/PTE of
+ *    the window and the stack pages inside the model's frames, the system page mapped, the GDT
+ *    descriptors the harness uses intact, no CPL 2, HLT only at CPL > 0); a guard that fails ends
+ *    the sequence there and says so;
+ * 4. after the operation, user-accessible code saves EAX..EBX and SS:ESP, moves to a harness stack,
+ *    saves EFLAGS and CS and enters the kernel with SYSENTER (the same path at every CPL, through no
+ *    model table); an exception instead arrives at the IDT gate's handler with its frame pushed by
+ *    the processor on the model's stack, which saves SS:ESP as the handler finds them, moves to the
+ *    harness's stack, and saves the same state as the handler sees it (CPL 0, EFLAGS as the gate
+ *    left them), the vector, and from the frame the error code if one was pushed and the saved EIP;
+ * 5. records the registers, EFLAGS, CS, SS:ESP, CR0, CR2, CR3, the event and every observed word
+ *    that changed (the frame's words among them: the tops of the stacks are observed), then
+ *    continues with the next operation at the CPL and on the stack the operation left — or at CPL
+ *    0 on the handler's stack after an event, as the model's kernel does.
  * Nothing in the harness writes CR3 between the operations of a sequence, so the TLB holds what
  * the processor cached, as the model's permitted sets allow.
  */
 import { CR0 } from '../model/bits.ts';
-import { bootFrames, bootMachine, HARNESS, SEL, SYSTEM_PAGE, systemPageLinear } from '../model/boot.ts';
+import { bootFrames, bootMachine, bootStack, HARNESS, SEL, SYSTEM_PAGE, systemPageLinear } from '../model/boot.ts';
 import type { Geometry } from '../model/geometry.ts';
 import { PAGE_SIZE } from '../model/geometry.ts';
 import { nonZeroWords, type PhysicalMemory, readWord, writeWord } from '../model/memory.ts';
 import type { Op } from '../model/ops.ts';
-import type { Machine } from '../model/state.ts';
+import type { Cpl, Machine } from '../model/state.ts';
 import { encodeOp } from './encode.ts';
 import {
   DEBUG_EXIT_PORT,
@@ -47,7 +52,6 @@ import {
   LOW,
   LOW_WINDOW_SIZE,
   phys,
-  R1STACK_TOP,
   REC,
   REC_HEADER_WORDS,
   REC_MAGIC,
@@ -121,6 +125,11 @@ const V = {
   IDTR: VARS + 0x68,
   OBS_N: VARS + 0x70,
   GCHK_N: VARS + 0x74,
+  /** The model's SS:ESP, as the operation left it or the handler found it (SS zero-extended). */
+  SAVE_ESP: VARS + 0x78,
+  SAVE_SS: VARS + 0x7c,
+  /** m16:32 far pointer of a CPL-0 entry: the operation's address, then SAVE_CS. */
+  FAR: VARS + 0x80,
 } as const;
 const BOOT_PD = IMAGE + 0x5000;
 const BOOT_PT = IMAGE + 0x6000;
@@ -141,15 +150,25 @@ const SD = {
   CR3: 48,
   LDTR: 52,
   INDEX: 56,
-  SIZE: 64,
+  ESP: 60,
+  SS: 64,
+  SIZE: 128,
 } as const;
+/** log2 of SD.SIZE. */
+const SD_SHIFT = 7;
 /** Op-table entry: [at, post, flags, 0]. */
 const OP_NEEDS_OUTER = 1;
 const ERROR_CODE_VECTORS = (1 << 8) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 14) | (1 << 17);
 
-/** Frames a batch can use as page directories: those whose harness PDE words are free in the base image. */
+/**
+ * Frames a batch can use as page directories: those whose harness PDE words are free in the base
+ * image, but for the stack frames.
+ */
 export const directoryFrames = (g: Geometry, base: PhysicalMemory): boolean[] =>
   Array.from({ length: g.frames }, (_, f) => {
+    // The stack frames' top words are where frames are pushed (boot.ts bootStack), not the harness's.
+    const { kernelStack, userStack } = bootFrames(g);
+    if (f === kernelStack || f === userStack) return false;
     for (let k = 0; k < HARNESS_SLOTS; k++)
       if (readWord(base, f * PAGE_SIZE + (HARNESS_FIRST_SLOT + k) * 4) !== 0) return false;
     return true;
@@ -185,6 +204,16 @@ export const observedWords = (g: Geometry, offsets: readonly number[] = []): Obs
     for (const o of offsets) if (o >= perFrame * 4 && o < HARNESS_FIRST_SLOT * 4) raw.push([f * PAGE_SIZE + o, 1]);
   }
   raw.push([sys + SYSTEM_PAGE.GDT, 128 / 4], [sys + SYSTEM_PAGE.LDT, 16 / 4]);
+  // The tops of the stacks (boot.ts bootStack), where frames land: every word an event, PUSHF,
+  // POPF or IRET of a batch's sequences writes there (they are 30 operations at most).
+  for (const [ring, words] of [
+    [0, STACK_WINDOW_WORDS],
+    [1, STACK_WINDOW_WORDS / 2],
+    [3, STACK_WINDOW_WORDS / 2],
+  ] as const) {
+    const top = stackFramePhysical(g, ring);
+    raw.push([top - words * 4, words]);
+  }
   raw.sort((a, b) => a[0] - b[0]);
   const ranges: [number, number][] = [];
   for (const [pa, n] of raw) {
@@ -195,6 +224,18 @@ export const observedWords = (g: Geometry, offsets: readonly number[] = []): Obs
   const words = new Set<number>();
   for (const [pa, n] of ranges) for (let i = 0; i < n; i++) words.add(pa + i * 4);
   return { ranges, has: (pa: number) => words.has(pa) };
+};
+
+/** Words observed below the top of the kernel stack (half as many below the ring-1 and user stacks' tops). */
+export const STACK_WINDOW_WORDS = 128;
+
+/** The physical address of the top of a ring's standard stack in the boot layout (its frame, offset of its ESP). */
+const stackFramePhysical = (g: Geometry, ring: Cpl): number => {
+  const f = bootFrames(g);
+  const { esp } = bootStack(g, ring);
+  const frame = ring === 3 ? f.userStack : f.kernelStack;
+  // ESP at the top of a page lies at offset 0 of the next one: the top of the frame is frame + 4096.
+  return frame * PAGE_SIZE + (((esp - 1) & 0xfff) + 1);
 };
 
 /** Why a geometry cannot be embedded, or undefined. */
@@ -278,7 +319,7 @@ export const machineEmbedProblem = (m: Machine): string | undefined => {
   }
   for (const off of [4, 8])
     if (readWord(m.memory, sys + SYSTEM_PAGE.TSS + off) !== readWord(ref.memory, sys + SYSTEM_PAGE.TSS + off))
-      return "the TSS's SS0:ESP0 must be the harness's stack";
+      return "the TSS's SS0:ESP0 must be the standard kernel stack";
   return undefined;
 };
 
@@ -341,6 +382,9 @@ export const buildKernel = (sequences: readonly Sequence[]): Kernel => {
   // --- Post-operation code: user-accessible, runs at the operation's CPL.
   a.label('post');
   a.emit(I.store(V.SAVE_EAX, eax), I.store(V.SAVE_ECX, ecx), I.store(V.SAVE_EDX, edx), I.store(V.SAVE_EBX, ebx));
+  // The model's SS:ESP, then a harness stack (user-accessible, flat) for PUSHFD: nothing is written
+  // on the model's stack.
+  a.emit(I.store(V.SAVE_ESP, esp), I.storeSreg(V.SAVE_SS, SREG.ss), I.movRegImm(esp, USTACK_TOP));
   a.emit(I.pushfd(), I.popMem(V.SAVE_EFL), I.storeSreg(V.SAVE_CS, SREG.cs), I.sysenter());
 
   // --- Kernel: entry after paging is on.
@@ -380,7 +424,7 @@ export const buildKernel = (sequences: readonly Sequence[]): Kernel => {
   a.label('next_seq');
   a.emit(I.load(eax, V.SEQ_I));
   a.emit(I.cmpRegImm(eax, sequences.length)).jcc(CC.ae, 'finish');
-  a.emit(I.shlRegImm(eax, 6), I.movRegReg(ebx, eax)).movRegLabel(eax, 'sd_table');
+  a.emit(I.shlRegImm(eax, SD_SHIFT), I.movRegReg(ebx, eax)).movRegLabel(eax, 'sd_table');
   a.emit(I.addRegReg(ebx, eax), I.store(V.CUR_SD, ebx));
   // Undo the previous sequence's differences from the base image.
   a.emit(I.load(edx, V.PREV_SD), I.testRegReg(edx, edx)).jcc(CC.e, 'undo_done');
@@ -432,6 +476,12 @@ export const buildKernel = (sequences: readonly Sequence[]): Kernel => {
   a.emit(I.loadBased(eax, ebx, SD.CR3), I.movToCr(3, eax), I.loadBased(eax, ebx, SD.CR0), I.movToCr(0, eax));
   a.emit(I.loadBased(eax, ebx, SD.CR2), I.movToCr(2, eax));
   for (let i = 0; i < 6; i++) a.emit(I.loadBased(eax, ebx, SD.REGS + i * 4), I.store(V.SAVE_EAX + i * 4, eax));
+  a.emit(
+    I.loadBased(eax, ebx, SD.ESP),
+    I.store(V.SAVE_ESP, eax),
+    I.loadBased(eax, ebx, SD.SS),
+    I.store(V.SAVE_SS, eax),
+  );
   a.emit(I.storeImm(V.OPIDX, 0), I.store(V.PREV_SD, ebx));
   a.jmp('resume');
 
@@ -455,7 +505,8 @@ export const buildKernel = (sequences: readonly Sequence[]): Kernel => {
   a.label('g_pde');
   a.emit(I.loadBased(edx, esi, 0), I.testRegImm(edx, 1)).jcc(CC.e, 'g_pde_next');
   a.emit(I.movRegReg(eax, edx), I.shrRegImm(eax, 12), I.cmpRegImm(eax, g.frames)).jcc(CC.ae, 'guard_stop');
-  a.emit(I.andRegImm(edx, 0xffff_f000), I.addRegImm(edx, LOW), I.movRegImm(ecx, g.tableEntries));
+  // (and the two stack pages' PTEs past the window, model/boot.ts)
+  a.emit(I.andRegImm(edx, 0xffff_f000), I.addRegImm(edx, LOW), I.movRegImm(ecx, g.tableEntries + 2));
   a.label('g_pte');
   a.emit(I.loadBased(eax, edx, 0), I.testRegImm(eax, 1)).jcc(CC.e, 'g_pte_next');
   a.emit(I.shrRegImm(eax, 12), I.cmpRegImm(eax, g.frames)).jcc(CC.ae, 'guard_stop');
@@ -474,20 +525,21 @@ export const buildKernel = (sequences: readonly Sequence[]): Kernel => {
   a.emit(I.loadBased(eax, esi, 0), I.loadBased(edx, eax, LOW), I.aluRegMem(0x23, edx, esi, 4));
   a.emit(I.aluRegMem(0x3b, edx, esi, 8)).jcc(CC.ne, 'guard_stop');
   a.emit(I.addRegImm(esi, 12), I.decReg(ebp)).jcc(CC.ne, 'g_gdt');
-  // Enter the operation: IRET to CS:EIP with EFLAGS, and SS:ESP for an outer level.
-  a.emit(I.movRegImm(esp, KSTACK_TOP), I.load(eax, V.SAVE_CS), I.andRegImm(eax, 3), I.cmpRegImm(eax, 3)).jcc(
-    CC.ne,
-    'frame_not3',
-  );
-  a.emit(I.pushImm(SEL.USER_DATA), I.pushImm(USTACK_TOP)).jmp('frame');
-  a.label('frame_not3');
-  a.emit(I.cmpRegImm(eax, 1)).jcc(CC.ne, 'frame');
-  a.emit(I.pushImm(SEL.RING1_DATA), I.pushImm(R1STACK_TOP));
-  a.label('frame');
+  // Enter the operation on the model's SS:ESP, writing nothing on the model's stack: at an outer
+  // level, IRET from a frame on the harness's stack (CS:EIP, EFLAGS, SS:ESP); at CPL 0, where IRET
+  // would not load SS:ESP, POPFD on the harness's stack, then MOV SS and ESP, then a far JMP to CS:EIP.
+  a.emit(I.movRegImm(esp, KSTACK_TOP), I.load(eax, V.SAVE_CS), I.testRegImm(eax, 3)).jcc(CC.e, 'enter0');
+  a.emit(I.pushMem(V.SAVE_SS), I.pushMem(V.SAVE_ESP));
   a.emit(I.pushMem(V.SAVE_EFL), I.pushMem(V.SAVE_CS), I.load(esi, V.CUR_OP), I.pushMemBased(esi, 0));
   a.emit(I.storeImm(V.INHARNESS, 0));
   a.emit(I.load(eax, V.SAVE_EAX), I.load(ecx, V.SAVE_ECX), I.load(edx, V.SAVE_EDX), I.load(ebx, V.SAVE_EBX));
   a.emit(I.iretd());
+  a.label('enter0');
+  a.emit(I.load(esi, V.CUR_OP), I.loadBased(eax, esi, 0), I.store(V.FAR, eax), I.load(eax, V.SAVE_CS));
+  a.emit(I.store(V.FAR + 4, eax), I.pushMem(V.SAVE_EFL), I.popfd(), I.movSsMem(V.SAVE_SS), I.load(esp, V.SAVE_ESP));
+  a.emit(I.storeImm(V.INHARNESS, 0));
+  a.emit(I.load(eax, V.SAVE_EAX), I.load(ecx, V.SAVE_ECX), I.load(edx, V.SAVE_EDX), I.load(ebx, V.SAVE_EBX));
+  a.emit(I.jmpFarMem(V.FAR));
 
   // --- k_after_op: SYSENTER from the post-operation code (CPL 0, IF = 0).
   a.label('k_after_op');
@@ -498,21 +550,25 @@ export const buildKernel = (sequences: readonly Sequence[]): Kernel => {
   // --- k_exception: an IDT gate delivered vector EBP.
   a.label('k_exception');
   a.emit(I.store(V.SAVE_EAX, eax), I.store(V.SAVE_ECX, ecx), I.store(V.SAVE_EDX, edx), I.store(V.SAVE_EBX, ebx));
+  // The frame is on the model's stack (SS:ESP as the processor left them): note them and move to
+  // the harness's stack before anything is pushed.
+  a.emit(I.store(V.SAVE_ESP, esp), I.storeImm(V.SAVE_SS, 0), I.storeSreg(V.SAVE_SS, SREG.ss));
+  a.emit(I.movRegImm(eax, SEL.KERNEL_DATA), I.movToSreg(SREG.ss, eax), I.movRegImm(esp, KSTACK_TOP));
   a.emit(I.pushfd(), I.popMem(V.SAVE_EFL), I.storeImm(V.SAVE_CS, 0), I.storeSreg(V.SAVE_CS, SREG.cs), I.cld());
   a.emit(I.load(eax, V.INHARNESS), I.testRegReg(eax, eax)).jcc(CC.ne, 'fatal');
   a.emit(I.storeImm(V.INHARNESS, 1), I.store(V.EV_VEC, ebp), I.storeImm(V.EV_FLAGS, STEP_EVENT));
   a.emit(I.storeImm(V.EV_ERR, 0));
   // An error code was pushed for the vectors that have one, unless this is INT n (whose saved
   // EIP is the end of the INT instruction, never a small error code).
-  a.emit(I.cmpRegImm(ebp, 32)).jcc(CC.ae, 'no_err');
+  a.emit(I.load(edi, V.SAVE_ESP), I.cmpRegImm(ebp, 32)).jcc(CC.ae, 'no_err');
   a.emit(I.movRegImm(eax, 1), I.movRegReg(ecx, ebp), I.shlRegCl(eax), I.testRegImm(eax, ERROR_CODE_VECTORS)).jcc(
     CC.e,
     'no_err',
   );
-  a.emit(I.load(esi, V.CUR_OP), I.loadBased(edx, esp, 0), I.aluRegMem(0x3b, edx, esi, 4)).jcc(CC.e, 'no_err');
-  a.emit(I.store(V.EV_ERR, edx), I.aluMemImm(1, V.EV_FLAGS, STEP_ERROR_CODE), I.addRegImm(esp, 4));
+  a.emit(I.load(esi, V.CUR_OP), I.loadBased(edx, edi, 0), I.aluRegMem(0x3b, edx, esi, 4)).jcc(CC.e, 'no_err');
+  a.emit(I.store(V.EV_ERR, edx), I.aluMemImm(1, V.EV_FLAGS, STEP_ERROR_CODE), I.addRegImm(edi, 4));
   a.label('no_err');
-  a.emit(I.loadBased(edx, esp, 0), I.store(V.EV_EIP, edx));
+  a.emit(I.loadBased(edx, edi, 0), I.store(V.EV_EIP, edx));
   a.jmp('k_record');
 
   // --- k_record: write the step record, then the next operation.
@@ -520,7 +576,7 @@ export const buildKernel = (sequences: readonly Sequence[]): Kernel => {
   a.emit(I.load(edi, V.REC_PTR));
   a.emit(I.load(eax, V.EV_FLAGS), I.shlRegImm(eax, 16));
   a.emit(I.load(edx, V.OPIDX), I.orRegReg(eax, edx), I.orRegImm(eax, TAG_STEP << 24), I.stosd());
-  for (const v of [V.SAVE_EAX, V.SAVE_ECX, V.SAVE_EDX, V.SAVE_EBX, V.SAVE_EFL, V.SAVE_CS])
+  for (const v of [V.SAVE_EAX, V.SAVE_ECX, V.SAVE_EDX, V.SAVE_EBX, V.SAVE_EFL, V.SAVE_CS, V.SAVE_ESP, V.SAVE_SS])
     a.emit(I.load(eax, v), I.stosd());
   for (const cr of [0, 2, 3]) a.emit(I.movFromCr(eax, cr), I.stosd());
   for (const v of [V.EV_VEC, V.EV_ERR, V.EV_EIP]) a.emit(I.load(eax, v), I.stosd());
@@ -568,7 +624,7 @@ export const buildKernel = (sequences: readonly Sequence[]): Kernel => {
   a.label('hang');
   a.emit(I.cli(), I.hlt()).jmp('hang');
   a.label('fatal');
-  a.emit(I.store(RECORDS + REC.FATAL_VECTOR * 4, ebp), I.loadBased(eax, esp, 0));
+  a.emit(I.store(RECORDS + REC.FATAL_VECTOR * 4, ebp), I.load(edi, V.SAVE_ESP), I.loadBased(eax, edi, 0));
   a.emit(I.store(RECORDS + REC.FATAL_EIP * 4, eax), I.load(eax, V.OPIDX), I.store(RECORDS + REC.FATAL_OP * 4, eax));
   a.emit(I.load(eax, V.SEQ_I), I.store(RECORDS + REC.FATAL_SEQ * 4, eax));
   a.emit(I.storeImm(RECORDS + REC.STATUS * 4, STATUS_FATAL), I.movAlImm(0x46), I.outImmAl(DEBUGCON_PORT));
@@ -679,7 +735,7 @@ export const buildKernel = (sequences: readonly Sequence[]): Kernel => {
     const flags: number[] = [];
     for (const op of s.ops) {
       const at = a.here;
-      const bytes = encodeOp(op, at);
+      const bytes = encodeOp(op, at, g);
       if (!bytes) throw new Error(`sequence ${index}: ${op.kind} has no encoding`);
       a.emit(bytes);
       places.push({ at, post: a.here });
@@ -705,6 +761,8 @@ export const buildKernel = (sequences: readonly Sequence[]): Kernel => {
       c.cr3,
       c.ldtr.selector,
       index,
+      c.esp,
+      c.ss,
     ]);
     // Op table entries are written after code placement (addresses known now).
     const off = opTab - IMAGE;

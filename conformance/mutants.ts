@@ -3,7 +3,11 @@
  * (a conformance check that passes a wrong model has no teeth).
  */
 import { CR0, EFLAGS, iopl, VEC } from '../model/bits.ts';
+import { opBytes } from '../model/encoding.ts';
+import { peekPhysical } from '../model/inspect.ts';
 import { permitted, type Successor } from '../model/isa.ts';
+import { readWord, writeWord } from '../model/memory.ts';
+import type { Op } from '../model/ops.ts';
 import { PF_ERR } from '../model/paging.ts';
 import type { Machine } from '../model/state.ts';
 import type { Reference } from './oracle.ts';
@@ -51,4 +55,36 @@ export const PF_MISSING_US: Reference = {
     })),
 };
 
-export const MUTANTS: readonly Reference[] = [POPF_CHANGES_IF, WP_IGNORED, PF_MISSING_US];
+/** Rewrite the EIP or EFLAGS slot of the frame an event pushed (above the error code, if any). */
+const rewriteFrame = (s: Successor, slot: 'eip' | 'eflags', f: (word: number, op: Op) => number, op: Op): Successor => {
+  const ev = s.outcome.events[0];
+  if (!ev) return s;
+  const c = s.machine.cpu;
+  const pa = peekPhysical(s.machine, (c.esp + (ev.errorCode === undefined ? 0 : 4) + (slot === 'eip' ? 0 : 8)) >>> 0);
+  if (pa === undefined) return s;
+  const w = readWord(s.machine.memory, pa);
+  return { ...s, machine: { ...s.machine, memory: writeWord(s.machine.memory, pa, f(w, op) >>> 0) } };
+};
+
+/** Frames save EFLAGS as the interrupt gate leaves them (IF clear), not as they were. */
+export const FRAME_EFLAGS_AFTER_GATE: Reference = {
+  name: 'frame-eflags-after-gate',
+  permitted: (m, op) => permitted(m, op).map((s) => rewriteFrame(s, 'eflags', (w) => w & ~EFLAGS.IF, op)),
+};
+
+/** Faults save the EIP past the faulting operation, as traps do. */
+export const FAULT_SAVES_NEXT_EIP: Reference = {
+  name: 'fault-saves-next-eip',
+  permitted: (m, op) =>
+    permitted(m, op).map((s) =>
+      s.outcome.events[0]?.source === 'exception' ? rewriteFrame(s, 'eip', (w, o) => w + opBytes(o), op) : s,
+    ),
+};
+
+export const MUTANTS: readonly Reference[] = [
+  POPF_CHANGES_IF,
+  WP_IGNORED,
+  PF_MISSING_US,
+  FRAME_EFLAGS_AFTER_GATE,
+  FAULT_SAVES_NEXT_EIP,
+];

@@ -7,7 +7,6 @@
  * - IN/OUT name only ports no QEMU `pc` device decodes (reads float to all ones, writes vanish);
  * - CR0 values keep PE and PG and leave AM, CD and NW clear (NW without CD is kept: it #GPs);
  * - CR3 values name frames the harness can use as page directories;
- * - IRET to RPL 2 is cut (the standard GDT has no ring-2 stack segment);
  * - HLT is kept only where it #GPs (CPL > 0); LGDT/LIDT only where they fault or reload the
  *   current value; LTR/LLDT only where they fault or load a standard TSS/LDT (or null);
  * - a step any of whose permitted successors shuts the machine down or halts it ends the sequence.
@@ -68,7 +67,6 @@ export const stepProblem = (m: Machine, op: Op): string | undefined => stepCheck
 const stepCheck = (m: Machine, op: Op): { problem?: string; next?: Machine } => {
   const c = m.cpu;
   if (op.kind === 'timer') return { problem: 'timer events are not instructions' };
-  if (op.kind === 'iret' && (op.cs & 3) === 2) return { problem: 'IRET to RPL 2 (no ring-2 stack segment)' };
   if (op.kind === 'hlt' && c.cpl === 0) return { problem: 'HLT at CPL 0 would stop the harness' };
   // TCG loads an invalid TR for LTR of a null selector instead of raising #GP(0) (README), and the
   // next delivery from an outer ring then takes QEMU down: cut it on every accelerator.

@@ -57,6 +57,9 @@ export interface RealStep {
   readonly regs: readonly [number, number, number, number];
   readonly eflags: number;
   readonly cs: number;
+  /** SS:ESP after the operation, or as the handler found them (the frame's lowest word). */
+  readonly esp: number;
+  readonly ss: number;
   readonly cr0: number;
   readonly cr2: number;
   readonly cr3: number;
@@ -117,30 +120,32 @@ export const decodeRecords = (
       i += 1;
     } else if (tag === TAG_STEP) {
       const flags = (w >>> 16) & 0xff;
-      const nDiff = words[i + 13]!;
+      const nDiff = words[i + 15]!;
       const changed: [number, number][] = [];
-      for (let k = 0; k < nDiff; k++) changed.push([words[i + 14 + 2 * k]!, words[i + 15 + 2 * k]!]);
+      for (let k = 0; k < nDiff; k++) changed.push([words[i + 16 + 2 * k]!, words[i + 17 + 2 * k]!]);
       const step: RealStep = {
         op: w & 0xffff,
         regs: [words[i + 1]!, words[i + 2]!, words[i + 3]!, words[i + 4]!],
         eflags: words[i + 5]!,
         cs: words[i + 6]! & 0xffff,
-        cr0: words[i + 7]!,
-        cr2: words[i + 8]!,
-        cr3: words[i + 9]!,
+        esp: words[i + 7]!,
+        ss: words[i + 8]! & 0xffff,
+        cr0: words[i + 9]!,
+        cr2: words[i + 10]!,
+        cr3: words[i + 11]!,
         ...(flags & STEP_EVENT
           ? {
               event: {
-                vector: words[i + 10]!,
-                eip: words[i + 12]!,
-                ...(flags & STEP_ERROR_CODE ? { errorCode: words[i + 11]! } : {}),
+                vector: words[i + 12]!,
+                eip: words[i + 14]!,
+                ...(flags & STEP_ERROR_CODE ? { errorCode: words[i + 13]! } : {}),
               },
             }
           : {}),
         changed,
       };
       cur?.steps.push(step);
-      i += 14 + 2 * nDiff;
+      i += 16 + 2 * nDiff;
     } else if (tag === TAG_SEQ_END) {
       const reason = (w >>> 16) & 0xff;
       const at = words[i + 1]!;

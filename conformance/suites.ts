@@ -1,13 +1,13 @@
 /**
- * Fixed conformance suites: the 512-case paging permission matrix and the sensitive-but-unprivileged
- * instructions at CPL 3.
+ * Fixed conformance suites: the 512-case paging permission matrix, the sensitive-but-unprivileged
+ * instructions at CPL 3, and the exception frames.
  */
 
 import { INTERESTING_SELECTORS } from '../generators/reference.ts';
 import { CR0, EFLAGS } from '../model/bits.ts';
-import { bootFrames, bootMachine } from '../model/boot.ts';
+import { bootFrames, bootMachine, stackPages, USER_INT_VECTORS } from '../model/boot.ts';
 import { linear, PAGE_SIZE } from '../model/geometry.ts';
-import { writeWord } from '../model/memory.ts';
+import { readWord, writeWord } from '../model/memory.ts';
 import type { Op } from '../model/ops.ts';
 import { PTE } from '../model/paging.ts';
 import type { Machine, Reg } from '../model/state.ts';
@@ -136,5 +136,102 @@ export const sensitiveSequences = (): { kind: (typeof SENSITIVE_KINDS)[number]; 
         out.push({ kind, sequence: at(ops) });
       }
     }
+  return out;
+};
+
+/**
+ * Sequences whose events push frames of every shape the harness can embed (SDM Vol. 3A §6.12.1,
+ * Figure 6-4): from CPL 0 (same level: EFLAGS, CS, EIP) and CPL 3 (the TSS's stack: SS, ESP too),
+ * with IF 0 and 1; with and without an error code (#UD; #PF of each kind; #GP(0) from the second
+ * instruction of MOV CR0; #GP and #NP of an IDT gate; INT n, which saves the EIP after it); after
+ * an IRET to ring 3; a #DF (#NP for the #PF gate while delivering a #PF: an abort, no RF); a PUSHF
+ * and a POPF on a read-only user stack; an IRET frame whose third push faults (the pushes before
+ * it stay); IRET to ring 2, whose stack the standard GDT refuses (#GP(0x10)). Each sequence ends
+ * with loads of the frame's words, so the handler reads back what was pushed.
+ */
+export const frameSequences = (): { name: string; sequence: Sequence }[] => {
+  const out: { name: string; sequence: Sequence }[] = [];
+  const g = bootMachine().geometry;
+  const f = bootFrames(g);
+  const { kernel, user } = stackPages(g);
+  const top = kernel + PAGE_SIZE;
+  // The top six words of the kernel stack: any frame delivered to ring 0 from a fresh stack.
+  const readBack: Op[] = [0, 1, 2, 3].map((i) => ({ kind: 'load', dst: i as Reg, va: top - 4 * (i + 1) }) as const);
+  const readLow: Op[] = [4, 5].map((i) => ({ kind: 'load', dst: (i - 4) as Reg, va: top - 4 * (i + 1) }) as const);
+  const unmapped = linear(g.dirEntries - 1, g.tableEntries + 2); // no PTE
+  const withPte = (m: Machine, table: number, index: number, pte: number): Machine => ({
+    ...m,
+    memory: writeWord(m.memory, f.pageTable(table) * PAGE_SIZE + index * 4, pte),
+  });
+  for (const cpl of [0, 3] as const)
+    for (const intf of [false, true]) {
+      const m = bootMachine({ cpl, eflags: intf ? EFLAGS.IF : 0 });
+      const add = (name: string, ops: Op[], machine: Machine = m) =>
+        out.push({
+          name: `${name} at CPL ${cpl}, IF ${intf ? 1 : 0}`,
+          sequence: { machine, ops: [...ops, ...readBack, ...readLow] },
+        });
+      add('#UD', [{ kind: 'ud2' }]);
+      add('#PF not present (read)', [{ kind: 'load', dst: 0, va: unmapped }]);
+      add('#PF not present (write)', [{ kind: 'store', va: unmapped, src: 0 }]);
+      add('#PF protection (write to the system page)', [
+        { kind: 'store', va: linear(g.dirEntries - 1, g.tableEntries - 1), src: 0 },
+      ]);
+      add('#GP(0) from MOV CR0', [{ kind: 'movToCr0', value: (CR0.PE | CR0.ET | CR0.PG) >>> 0 }]);
+      add('INT 0x80', [{ kind: 'int', vector: USER_INT_VECTORS.INTERRUPT_GATE }]);
+      add('INT 0x81 (trap gate)', [{ kind: 'int', vector: USER_INT_VECTORS.TRAP_GATE }]);
+      add('#NP of a not-present gate', [{ kind: 'int', vector: USER_INT_VECTORS.NOT_PRESENT }]);
+      add('INT 0x0D (#GP at CPL 3: a DPL-0 gate)', [{ kind: 'int', vector: 0x0d }]);
+      add('#DF (#NP of the #PF gate while delivering #PF)', [{ kind: 'load', dst: 0, va: unmapped }], {
+        ...m,
+        memory: writeWord(
+          m.memory,
+          f.system * PAGE_SIZE + 0x800 + 14 * 8 + 4,
+          readWord(m.memory, f.system * PAGE_SIZE + 0x800 + 14 * 8 + 4) & ~0x8000,
+        ),
+      });
+    }
+  const k0 = bootMachine({ cpl: 0, eflags: EFLAGS.IF });
+  const push = (name: string, sequence: Sequence) => out.push({ name, sequence });
+  push('IRET to ring 3, then #UD there', {
+    machine: k0,
+    ops: [{ kind: 'iret', cs: 0x1b, eflags: EFLAGS.IF | 2 }, { kind: 'ud2' }, ...readBack, ...readLow],
+  });
+  push('IRET at the same level', {
+    machine: k0,
+    ops: [{ kind: 'iret', cs: 0x08, eflags: 2 }, ...readBack, ...readLow],
+  });
+  push('IRET to ring 2 (SS 0x12 refused: #GP(0x10))', {
+    machine: k0,
+    ops: [{ kind: 'iret', cs: 0x4a, eflags: 2 }, ...readBack, ...readLow],
+  });
+  // The user stack page's PTE without R/W: the push of PUSHF and of POPF at CPL 3 fault (error code 7).
+  const readOnlyStack = withPte(
+    bootMachine({ cpl: 3 }),
+    g.dirEntries - 1,
+    g.tableEntries + 1,
+    (f.userStack * PAGE_SIZE) | 5,
+  );
+  push('PUSHF on a read-only user stack', {
+    machine: readOnlyStack,
+    ops: [{ kind: 'pushf', dst: 1 }, ...readBack, ...readLow],
+  });
+  push('POPF on a read-only user stack', {
+    machine: readOnlyStack,
+    ops: [{ kind: 'popf', image: 0x8d5 }, ...readBack, ...readLow],
+  });
+  // ESP 8 bytes into the user stack page: an IRET frame's third push lands in the supervisor
+  // kernel stack page below, #PF at +10 with the two pushes before it done.
+  const low = bootMachine({ cpl: 3 });
+  push('IRET frame whose third push faults', {
+    machine: { ...low, cpu: { ...low.cpu, esp: user + 8 } },
+    ops: [
+      { kind: 'iret', cs: 0x1b, eflags: 2 },
+      { kind: 'load', dst: 0, va: user + 4 },
+      { kind: 'load', dst: 1, va: user },
+      ...readBack,
+      ...readLow,
+    ],
+  });
   return out;
 };

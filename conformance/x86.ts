@@ -133,6 +133,10 @@ export const I = {
   pushMemBased: (base: R32, disp = 0) => [0xff, ...based(6, base, disp)],
   /** inc dword [disp32] */
   incMem: (addr: number) => [0xff, ...abs(0, addr)],
+  /** jmp far m16:32 (FF /5): offset then selector at [disp32] */
+  jmpFarMem: (addr: number) => [0xff, ...abs(5, addr)],
+  /** mov ss, [disp32] (8E /2, a 16-bit load) */
+  movSsMem: (addr: number) => [0x8e, ...abs(2, addr)],
   /** jmp far ptr16:32 */
   jmpFar: (sel: number, offset: number) => [0xea, ...le32(offset), ...le16(sel)],
 } as const;

@@ -21,7 +21,7 @@ const FIX = join(ROOT, 'test/html/fixtures');
 const SHOTS = [
   {
     out: 'docs/html-shadow-paging.png',
-    file: 'saved/shadow-ignores-us.equivalence.c7f09b90b3747669.json',
+    file: 'saved/shadow-ignores-us.equivalence.22f3a3cba1126da5.json',
     design: 'shadow-ignores-us.ts',
     theme: 'light' as const,
   },

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import {
   bootFrames,
   bootMachine,
+  bootStack,
   type Cpl,
   CR0,
   CR0_DEFINED,
@@ -101,6 +102,12 @@ export const arbVa = (g: Geometry): fc.Arbitrary<number> => {
   );
 };
 
+/** The top six words of the kernel, ring-1 and user stacks (boot.ts `bootStack`): where frames land. */
+export const arbStackWord = (g: Geometry): fc.Arbitrary<number> =>
+  fc
+    .tuple(fc.constantFrom<Cpl>(0, 1, 3), fc.integer({ min: 1, max: 6 }))
+    .map(([ring, k]) => (bootStack(g, ring).esp - 4 * k) >>> 0);
+
 /** An EFLAGS image POPF/IRET may load: any modelled flags (never TF, NT, RF, VM, VIF, VIP). */
 export const arbEflagsImage: fc.Arbitrary<number> = fc
   .tuple(fc.nat({ max: 0xffff_ffff }), fc.boolean(), fc.integer({ min: 0, max: 3 }))
@@ -162,7 +169,12 @@ export const arbOpOfKind = (g: Geometry, kind: OpKind): fc.Arbitrary<Op> => {
     case 'add':
       return fc.record({ kind: fc.constant(kind), dst: arbReg, src: arbReg });
     case 'load':
-      return fc.record({ kind: fc.constant(kind), dst: arbReg, va });
+      // Loads also read the top of a stack (a landmark): the frames events push are guest memory.
+      return fc.record({
+        kind: fc.constant(kind),
+        dst: arbReg,
+        va: fc.oneof({ weight: 12, arbitrary: va }, { weight: 1, arbitrary: arbStackWord(g) }),
+      });
     case 'store':
       return fc.record({ kind: fc.constant(kind), va, src: arbReg });
     case 'movToCr0':
@@ -263,10 +275,10 @@ export const arbOp = (
 
 const CS_FOR_CPL: Record<Cpl, number> = { 0: SEL.KERNEL_CODE, 1: SEL.RING1_CODE, 2: SEL.KERNEL_CODE, 3: SEL.USER_CODE };
 
-/** The machine with CPL (and CS's RPL) set to `cpl`, as after a transition to that ring. */
+/** The machine with CPL (and CS's RPL) set to `cpl`, on that ring's standard stack, as after a transition to that ring. */
 export const withCpl = (m: Machine, cpl: Cpl): Machine => ({
   ...m,
-  cpu: { ...m.cpu, cpl, cs: ((CS_FOR_CPL[cpl] & 0xfffc) | cpl) >>> 0 },
+  cpu: { ...m.cpu, cpl, cs: ((CS_FOR_CPL[cpl] & 0xfffc) | cpl) >>> 0, ...bootStack(m.geometry, cpl) },
 });
 
 /**

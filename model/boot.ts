@@ -4,10 +4,13 @@
  * IDT, TSS and an LDT, and data frames. Generators start from here and vary it.
  *
  * Physical layout (frame numbers): 0 page directory; 1 .. dirEntries page tables; then the
- * system page; then one data frame per window page; the rest are spare.
+ * system page; then one data frame per window page; then the kernel stack and the user stack
+ * frames; the rest are spare.
  * Linear layout: window page (0,0) maps the page table of directory slot 0 and (0,1) the page
  * directory (supervisor, writable), so ordinary stores can rewrite live paging structures;
  * the last window page maps the system page (supervisor); every other page maps its data frame.
+ * Just past the window, in the last directory slot's page table, the kernel stack page
+ * (supervisor, writable) and the user stack page (user, writable): see `stackPages`.
  */
 import { CR0, EFLAGS } from './bits.ts';
 import { IDLE_DMA_ENGINE } from './devices.ts';
@@ -37,16 +40,25 @@ export const SEL = {
 /** Byte offsets of the system structures inside the system page. */
 export const SYSTEM_PAGE = { GDT: 0x000, TSS: 0x400, LDT: 0x500, TSS2: 0x600, IDT: 0x800 } as const;
 export const GDT_LIMIT = 14 * 8 - 1;
+/** Offsets in a 32-bit TSS of ESP0 and SS0; ring n's are 8n further (SDM Vol. 3A Figure 7-2). */
+export const TSS_STACK = { ESP0: 0x04, SS0: 0x08 } as const;
 export const IDT_LIMIT = 256 * 8 - 1;
 export const TSS_LIMIT = 0x67;
 export const LDT_LIMIT = 2 * 8 - 1;
 
 /**
- * Where the conformance harness keeps its exception handlers and kernel stack: the top 4 MiB of
+ * Where the conformance harness keeps its exception handlers and its own stack: the top 4 MiB of
  * the linear space (directory slot 1023), which no generated operation touches. The IDT's gate
- * offsets and the TSS's ESP0 point there so that the same bytes run on a real x86.
+ * offsets point there so that the same bytes run on a real x86; the frames events push go to the
+ * guest's own stacks (`bootStack`), which the harness shares with the model.
  */
 export const HARNESS = { HANDLERS: 0xffc0_1000, HANDLER_STRIDE: 16, STACK_TOP: 0xffff_f000 } as const;
+
+/**
+ * EIP at boot: the start of the code area in directory slot 1023, where the IDT's handlers also
+ * lie. The model fetches no code (state.ts `eip`); the value matters only as what frames save.
+ */
+export const BOOT_EIP = 0xffc0_0000;
 
 /** Vectors whose gates user code may INT to (DPL 3): an interrupt gate and a trap gate. */
 export const USER_INT_VECTORS = { INTERRUPT_GATE: 0x80, TRAP_GATE: 0x81, NOT_PRESENT: 0x82 } as const;
@@ -93,8 +105,45 @@ export const bootFrames = (g: Geometry) => {
   const pageTable = (dir: number) => 1 + dir;
   const system = 1 + g.dirEntries;
   const data = (dir: number, table: number) => system + 1 + dir * g.tableEntries + table;
-  const firstSpare = system + 1 + g.dirEntries * g.tableEntries;
-  return { pageDirectory, pageTable, system, data, firstSpare };
+  const kernelStack = system + 1 + g.dirEntries * g.tableEntries;
+  const userStack = kernelStack + 1;
+  const firstSpare = userStack + 1;
+  return { pageDirectory, pageTable, system, data, kernelStack, userStack, firstSpare };
+};
+
+/**
+ * The linear pages of the standard stacks: just past the window in the last directory slot's page
+ * table (the system page's), so no window page changes and every address space that shares that
+ * table (the system page's) has them. The kernel stack page is supervisor and writable; the user
+ * stack page is user and writable.
+ */
+export const stackPages = (g: Geometry): { readonly kernel: number; readonly user: number } => ({
+  kernel: linear(g.dirEntries - 1, g.tableEntries),
+  user: linear(g.dirEntries - 1, g.tableEntries + 1),
+});
+
+/** Offset in the kernel stack page of the ring-1 stack's top (the TSS's ESP1): its lower half. */
+export const RING1_STACK_OFFSET = 0x800;
+
+/**
+ * The standard stack of a ring (SS and the ESP of an empty stack): ring 0 the top of the kernel
+ * stack page (the TSS's SS0:ESP0), ring 1 its middle (SS1:ESP1), ring 3 the top of the user stack
+ * page. The standard GDT has no ring-2 data segment: ring 2 gets the ring-0 data segment with
+ * RPL 2, which IRET refuses (#GP: its DPL is not 2), and the TSS's SS2 is null.
+ * These are also the SS:ESP an `iret` operation's frame returns to at an outer level (ops.ts).
+ */
+export const bootStack = (g: Geometry, ring: Cpl): { readonly ss: number; readonly esp: number } => {
+  const { kernel, user } = stackPages(g);
+  switch (ring) {
+    case 0:
+      return { ss: SEL.KERNEL_DATA, esp: (kernel + PAGE_SIZE) >>> 0 };
+    case 1:
+      return { ss: SEL.RING1_DATA, esp: (kernel + RING1_STACK_OFFSET) >>> 0 };
+    case 2:
+      return { ss: (SEL.KERNEL_DATA & 0xfffc) | 2, esp: (kernel + RING1_STACK_OFFSET) >>> 0 };
+    case 3:
+      return { ss: SEL.USER_DATA, esp: (user + PAGE_SIZE) >>> 0 };
+  }
 };
 
 /** The linear page (dir, table) the system page is mapped at: the last page of the window. */
@@ -115,6 +164,8 @@ export const bootMachine = (options: Partial<BootOptions> = {}): Machine => {
   if (f.firstSpare > geometry.frames) throw new RangeError(`geometry needs at least ${f.firstSpare} frames`);
   if (geometry.tableEntries < 2 && geometry.dirEntries < 2)
     throw new RangeError('geometry needs a window of at least 2 pages');
+  if (geometry.tableEntries > 1022)
+    throw new RangeError('geometry needs 2 page-table entries past the window for the stacks');
   const key = `${geometry.dirEntries}/${geometry.tableEntries}/${geometry.frames}/${geometry.wordsPerPage}`;
   let memory = bootMemories.get(key);
   if (memory === undefined) {
@@ -132,6 +183,8 @@ export const bootMachine = (options: Partial<BootOptions> = {}): Machine => {
     cpu: {
       cpl,
       cs: ((cs & 0xfffc) | cpl) >>> 0,
+      eip: BOOT_EIP,
+      ...bootStack(geometry, cpl),
       eflags: ((options.eflags ?? 0) | EFLAGS.RESERVED1) >>> 0,
       regs: [0, 0, 0, 0],
       cr0: (options.cr0 ?? CR0.PE | CR0.ET | CR0.WP | CR0.PG) >>> 0,
@@ -171,6 +224,10 @@ const bootMemory = (geometry: Geometry): PhysicalMemory => {
       w(f.pageTable(d) * PAGE_SIZE + t * 4, pte >>> 0);
     }
   }
+  // The stack pages, past the window in the last slot's table.
+  const stackTable = f.pageTable(geometry.dirEntries - 1) * PAGE_SIZE;
+  w(stackTable + geometry.tableEntries * 4, (f.kernelStack * PAGE_SIZE) | PTE.P | PTE.RW);
+  w(stackTable + (geometry.tableEntries + 1) * 4, (f.userStack * PAGE_SIZE) | PTE.P | PTE.RW | PTE.US);
 
   // GDT (flat 4 GiB segments unless noted). Access byte = P | DPL | S | type (SDM Figure 3-8).
   const gdt: { lo: number; hi: number }[] = [
@@ -198,13 +255,16 @@ const bootMemory = (geometry: Geometry): PhysicalMemory => {
     w(sysPa + SYSTEM_PAGE.LDT + i * 8, d.lo);
     w(sysPa + SYSTEM_PAGE.LDT + i * 8 + 4, d.hi);
   });
-  // TSS: ESP0 and SS0 for entries from ring 3; the I/O map base lies past the limit (no bitmap).
-  w(sysPa + SYSTEM_PAGE.TSS + 4, HARNESS.STACK_TOP);
-  w(sysPa + SYSTEM_PAGE.TSS + 8, SEL.KERNEL_DATA);
-  w(sysPa + SYSTEM_PAGE.TSS + 0x64, (TSS_LIMIT + 1) << 16);
-  w(sysPa + SYSTEM_PAGE.TSS2 + 4, HARNESS.STACK_TOP);
-  w(sysPa + SYSTEM_PAGE.TSS2 + 8, SEL.KERNEL_DATA);
-  w(sysPa + SYSTEM_PAGE.TSS2 + 0x64, (TSS_LIMIT + 1) << 16);
+  // TSSs: the stacks of entries to rings 0 and 1 (SS0:ESP0, SS1:ESP1; SS2 null: no ring-2 stack);
+  // the I/O map base lies past the limit (no bitmap).
+  for (const tss of [SYSTEM_PAGE.TSS, SYSTEM_PAGE.TSS2]) {
+    for (const ring of [0, 1] as const) {
+      const s = bootStack(geometry, ring);
+      w(sysPa + tss + TSS_STACK.ESP0 + ring * 8, s.esp);
+      w(sysPa + tss + TSS_STACK.SS0 + ring * 8, s.ss);
+    }
+    w(sysPa + tss + 0x64, (TSS_LIMIT + 1) << 16);
+  }
   // IDT: ring-0 interrupt gates, except the user vectors.
   for (let v = 0; v < 256; v++) {
     const handler = (HARNESS.HANDLERS + v * HARNESS.HANDLER_STRIDE) >>> 0;

@@ -12,7 +12,9 @@
 export type ChoicePoint =
   | { readonly kind: 'translation'; readonly cachedPdes: number; readonly cachedTranslations: number }
   | { readonly kind: 'accessed-on-fault' }
-  | { readonly kind: 'undefined-bits' };
+  | { readonly kind: 'undefined-bits' }
+  /** A segment selector pushed into a 32-bit stack slot: zero-extended (0), or the slot's upper half kept (1). */
+  | { readonly kind: 'selector-slot' };
 
 /** Picks one of `n` alternatives (0 .. n-1). Alternative 0 is the canonical behaviour. */
 export interface Chooser {

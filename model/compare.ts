@@ -11,6 +11,9 @@ export const sameCpu = (a: Cpu, b: Cpu): boolean =>
   a === b ||
   (a.cpl === b.cpl &&
     a.cs === b.cs &&
+    a.eip === b.eip &&
+    a.ss === b.ss &&
+    a.esp === b.esp &&
     a.eflags === b.eflags &&
     a.regs[0] === b.regs[0] &&
     a.regs[1] === b.regs[1] &&

@@ -2,9 +2,15 @@
  * Delivering exceptions and interrupts to the guest kernel through the IDT
  * (SDM Vol. 3A §6.10–§6.15 and the INT n pseudo-code), with the double-fault rules of Table 6-5.
  *
+ * Delivery writes the frame into guest memory through paging (model/stack.ts): on a change to an
+ * inner privilege level, on the stack the TSS names for it (SSn:ESPn), pushing the old SS and ESP
+ * first; then EFLAGS, CS, EIP and, for an exception that has one, the error code (Figure 6-4). A
+ * fault while pushing (#PF with its CR2 and error code, #TS or #SS for a bad TSS stack) is a
+ * fault during delivery: serially, as a double fault, or shutdown, by Table 6-5.
+ *
  * Scope: 32-bit interrupt and trap gates. Task gates and 16-bit gates are outside the subset and
- * raise #GP like a bad gate type would; the kernel stack belongs to the harness (see README), so
- * stack switches and pushes never fault.
+ * raise #GP like a bad gate type would. Segment limits are not applied (the CS limit check on the
+ * gate's offset, the stack's "room for the frame"): every segment of the subset is flat.
  */
 import { EFLAGS, hasErrorCode, VEC } from './bits.ts';
 import {
@@ -17,7 +23,8 @@ import {
   writeDescriptorTypeByte,
 } from './descriptors.ts';
 import { type EventSource, type Exec, type ExitInfo, fault, gp, isFault, readBytes, vmexit } from './exec.ts';
-import type { Cpl } from './state.ts';
+import { markStackSegmentAccessed, pushWords, type StackWord, tssStack } from './stack.ts';
+import type { Cpl, Cpu } from './state.ts';
 
 /** An event to deliver. */
 export interface PendingEvent {
@@ -26,7 +33,25 @@ export interface PendingEvent {
   readonly errorCode?: number;
   /** For #PF: the linear address, written to CR2 when the fault is raised toward the IDT. */
   readonly address?: number;
+  /**
+   * The EIP the frame saves (SDM §6.5, §6.6): for a fault, the instruction that raised it; for
+   * INT n, the instruction after it; for an interrupt, the next instruction (EIP). Default: EIP.
+   */
+  readonly eip?: number;
+  /**
+   * Where a fault met while delivering this event points: the INT n instruction itself for a
+   * software interrupt (the fault is the instruction's); `eip` otherwise.
+   */
+  readonly restartEip?: number;
 }
+
+/**
+ * Exceptions of the fault class, whose frame saves EFLAGS with RF set (SDM Vol. 3B §17.3.1.1:
+ * "For any fault-class exception except a debug exception generated in response to an
+ * instruction breakpoint, the value pushed for RF is 1"): every exception vector but #DB, NMI, the
+ * traps #BP and #OF, and the aborts #DF and #MC.
+ */
+export const isFaultClass = (vector: number): boolean => vector < 32 && ![1, 2, 3, 4, 8, 18].includes(vector);
 
 const GATE_INTERRUPT32 = 0x0e;
 const GATE_TRAP32 = 0x0f;
@@ -53,22 +78,51 @@ export const deliverOnce = (x: Exec, ev: PendingEvent, ext: number): void => {
   const selCode = (selector & 0xfffc) + ext;
   if (!d || !isCode(d.hi) || descriptorDpl(d.hi) > cpu.cpl) throw gp(selCode);
   if (!descriptorPresent(d.hi)) throw fault(VEC.NP, selCode);
-  writeDescriptorTypeByte(x, d, d.hi | DESCRIPTOR_ACCESSED);
   const newCpl = (isConformingCode(d.hi) ? cpu.cpl : descriptorDpl(d.hi)) as Cpl;
+  // The handler's stack (SDM §6.12.1): the TSS's for an inner level, the current one otherwise.
+  const stack = newCpl < cpu.cpl ? tssStack(x, newCpl, ext) : undefined;
+  const errorCode = ev.source === 'exception' && hasErrorCode(v) ? (ev.errorCode ?? 0) >>> 0 : undefined;
+  const esp = pushWords(
+    x,
+    stack ? stack.esp : cpu.esp,
+    frameWords(cpu, ev, stack !== undefined, errorCode),
+    newCpl === 3,
+  );
+  if (stack) markStackSegmentAccessed(x, stack.descriptor);
+  writeDescriptorTypeByte(x, d, d.hi | DESCRIPTOR_ACCESSED);
   x.cpu = {
     ...x.cpu,
     cpl: newCpl,
     cs: ((selector & 0xfffc) | newCpl) >>> 0,
+    eip: ((w1 & 0xffff_0000) | (w0 & 0xffff)) >>> 0,
+    ...(stack ? { ss: stack.ss } : {}),
+    esp,
     eflags: type === GATE_INTERRUPT32 ? (x.cpu.eflags & ~EFLAGS.IF) >>> 0 : x.cpu.eflags,
     run: 'running',
     stiShadow: false,
   };
   x.events.push(
-    ev.source === 'exception' && hasErrorCode(v)
-      ? { vector: v, source: ev.source, errorCode: ev.errorCode ?? 0 }
-      : { vector: v, source: ev.source },
+    errorCode === undefined ? { vector: v, source: ev.source } : { vector: v, source: ev.source, errorCode },
   );
 };
+
+/**
+ * The words a 32-bit interrupt or trap gate's delivery pushes, in push order (SDM Vol. 3A Figure
+ * 6-4): the interrupted SS and ESP when the stack switches, EFLAGS (RF set for a fault), CS, the
+ * saved EIP, and the error code. (IA-32e mode's frame, Figure 6-9, always has SS:RSP, in 8-byte slots.)
+ */
+export const frameWords = (
+  cpu: Cpu,
+  ev: PendingEvent,
+  switched: boolean,
+  errorCode: number | undefined,
+): StackWord[] => [
+  ...(switched ? [{ value: cpu.ss, selector: true }, { value: cpu.esp }] : []),
+  { value: (cpu.eflags | (ev.source === 'exception' && isFaultClass(ev.vector) ? EFLAGS.RF : 0)) >>> 0 },
+  { value: cpu.cs, selector: true },
+  { value: ev.eip ?? cpu.eip },
+  ...(errorCode === undefined ? [] : [{ value: errorCode }]),
+];
 
 type Klass = 'benign' | 'contributory' | 'page-fault' | 'double-fault';
 const klass = (ev: PendingEvent): Klass => {
@@ -97,10 +151,12 @@ export const deliver = (x: Exec, first: PendingEvent): void => {
       return;
     } catch (e) {
       if (!isFault(e)) throw e;
+      // A fault while delivering points where the event would restart (a fault's frame saves it).
+      const at = ev.restartEip ?? ev.eip ?? x.cpu.eip;
       const second: PendingEvent =
         e.address === undefined
-          ? { vector: e.vector, source: 'exception', errorCode: e.errorCode }
-          : { vector: e.vector, source: 'exception', errorCode: e.errorCode, address: e.address };
+          ? { vector: e.vector, source: 'exception', errorCode: e.errorCode, eip: at }
+          : { vector: e.vector, source: 'exception', errorCode: e.errorCode, address: e.address, eip: at };
       if (x.hw.exits?.exception?.(second.vector)) throw vmexit(exceptionExit(second, ev));
       if (second.vector === VEC.PF && second.address !== undefined) x.cpu = { ...x.cpu, cr2: second.address };
       during = ev;
@@ -113,7 +169,9 @@ export const deliver = (x: Exec, first: PendingEvent): void => {
       const double =
         (k1 === 'contributory' && k2 === 'contributory') ||
         (k1 === 'page-fault' && (k2 === 'contributory' || k2 === 'page-fault'));
-      ev = double ? { vector: VEC.DF, source: 'exception', errorCode: 0 } : second;
+      // #DF is an abort: its saved CS:EIP are undefined (SDM interrupt 8); the model saves the
+      // restart point, as Intel processors and QEMU do.
+      ev = double ? { vector: VEC.DF, source: 'exception', errorCode: 0, eip: at } : second;
     }
   }
 };

@@ -156,6 +156,19 @@ export interface Exec {
   readonly chooser: Chooser;
   readonly hw: Hardware;
   events: Delivered[];
+  /**
+   * EIP of the instruction executing: the operation's EIP, or for an operation encoded as several
+   * instructions the one at work (model/encoding.ts). A fault saves it in its frame.
+   */
+  ip: number;
+  /**
+   * Translations made in this instruction, by linear page and access kind: a later access of the
+   * same kind to the same page uses the same one (host-physical page base, or -1 where no memory
+   * answers). One instruction — or one delivery, or the few instructions of one operation — does
+   * not switch between the translations its TLB may hold for a page; cleared at the instruction
+   * boundary and whenever the TLB is flushed or a page invalidated.
+   */
+  translations: Map<string, number>;
 }
 
 export const startExec = (machine: Machine, chooser: Chooser, hw: Hardware): Exec => ({
@@ -168,6 +181,8 @@ export const startExec = (machine: Machine, chooser: Chooser, hw: Hardware): Exe
   chooser,
   hw,
   events: [],
+  ip: machine.cpu.eip,
+  translations: new Map(),
 });
 
 /** Read the word at a (guest-)physical address through the physical port. */
@@ -222,6 +237,18 @@ const setBits = (x: Exec, pa: number, bits: number) => {
 export const translate = (x: Exec, va: number, access: Access): number => {
   const cpu = x.cpu;
   if (!(cpu.cr0 & CR0.PG)) return x.hw.physical(va >>> 0, { write: access.write, walk: false }, x.memory);
+  const page = pageNumber(va);
+  const key = `${page}:${access.write ? 1 : 0}${access.user ? 1 : 0}`;
+  const known = x.translations.get(key);
+  if (known !== undefined) return known < 0 ? -1 : (known | pageOffset(va)) >>> 0;
+  const pa = translateFresh(x, va, access);
+  x.translations.set(key, pa < 0 ? -1 : (pa - pageOffset(va)) >>> 0);
+  return pa;
+};
+
+/** `translate` without the instruction's memo: the architectural choice, made now. */
+const translateFresh = (x: Exec, va: number, access: Access): number => {
+  const cpu = x.cpu;
   const page = pageNumber(va);
   const dir = va >>> 22;
   const wp = (cpu.cr0 & CR0.WP) !== 0;

@@ -4,6 +4,7 @@ export * from './choice.ts';
 export * from './compare.ts';
 export * from './designs/presets.ts';
 export * from './devices.ts';
+export * from './encoding.ts';
 export * from './format.ts';
 export * from './geometry.ts';
 export * from './host/index.ts';

@@ -4,8 +4,9 @@
  * pseudo-code for protected mode with CR4 = 0 (no VME/PVI, no PSE/PAE, no SMEP/SMAP).
  */
 import { CR0, CR0_DEFINED, EFLAGS, iopl, parityEven, STATUS_FLAGS, TIMER_VECTOR, VEC } from './bits.ts';
+import { bootStack } from './boot.ts';
 import { CANONICAL, type Chooser, enumerateChoices } from './choice.ts';
-import { deliver, deliverOnce } from './delivery.ts';
+import { deliver, deliverOnce, type PendingEvent } from './delivery.ts';
 import {
   DESCRIPTOR_ACCESSED,
   descriptorBase,
@@ -22,6 +23,7 @@ import {
   writeDescriptorTypeByte,
 } from './descriptors.ts';
 import { type DmaPort, decodeDmaPort, dmaComplete, dmaRead, dmaWrite } from './devices.ts';
+import { IRET_OP_PUSHES, MOV_R32_IMM32_BYTES, opBytes, PUSH_IMM32_BYTES } from './encoding.ts';
 import {
   bareMetal,
   type Delivered,
@@ -43,6 +45,7 @@ import {
 import { pageNumber } from './geometry.ts';
 import { decodeNicPort, nicRead, nicWrite } from './nic.ts';
 import { type Op, opProblem } from './ops.ts';
+import { checkReturnStack, markStackSegmentAccessed, pushWords } from './stack.ts';
 import type { Cpl, Cpu, Machine, Reg, Registers } from './state.ts';
 import { tlbFlush, tlbInvalidatePage } from './tlb.ts';
 
@@ -158,15 +161,18 @@ export const stepWith = (
       if (x.cpu.stiShadow) x.cpu = { ...x.cpu, stiShadow: false };
       try {
         execute(x, op);
+        // EIP moves past the operation's encoding (encoding.ts); INT n and IRET set it themselves.
+        if (op.kind !== 'int' && op.kind !== 'iret') x.cpu = { ...x.cpu, eip: (machine.cpu.eip + opBytes(op)) >>> 0 };
         status = 'retired';
       } catch (e) {
         if (!isFault(e)) throw e;
         status = 'faulted';
+        // A fault's frame saves the EIP of the instruction that raised it.
         deliver(
           x,
           e.address === undefined
-            ? { vector: e.vector, source: 'exception', errorCode: e.errorCode }
-            : { vector: e.vector, source: 'exception', errorCode: e.errorCode, address: e.address },
+            ? { vector: e.vector, source: 'exception', errorCode: e.errorCode, eip: x.ip }
+            : { vector: e.vector, source: 'exception', errorCode: e.errorCode, address: e.address, eip: x.ip },
         );
       }
     }
@@ -201,6 +207,57 @@ export const deliverPending = (machine: Machine, hw: Hardware = defaultHardware(
   };
 };
 
+/**
+ * An event a hypervisor injects, as VM entry delivers it (SDM Vol. 3C §27.6.1, the VM-entry
+ * interruption-information field): an external interrupt, a hardware exception (with its error
+ * code when the vector has one; for #PF the linear address the hypervisor puts in CR2 first), or a
+ * software interrupt (INT n of `instructionLength` bytes at EIP: the frame saves the address past
+ * it, a fault while delivering it points at it). Delivered at the instruction boundary, as if the
+ * event arose there: through the guest's IDT, onto the guest's stack, with Table 6-5's rules.
+ */
+export interface InjectedEvent {
+  readonly vector: number;
+  readonly type: 'external' | 'hardware-exception' | 'software-interrupt';
+  readonly errorCode?: number;
+  readonly address?: number;
+  readonly instructionLength?: number;
+}
+
+/** Deliver an injected event (`InjectedEvent`) on `machine`. */
+export const deliverEvent = (
+  machine: Machine,
+  ev: InjectedEvent,
+  hw: Hardware = defaultHardware(machine),
+): Successor => {
+  if (machine.cpu.run === 'shutdown') return { machine, outcome: { status: 'shutdown', events: [] } };
+  const x = startExec(machine, CANONICAL, hw);
+  const eip = machine.cpu.eip;
+  const pending: PendingEvent =
+    ev.type === 'external'
+      ? { vector: ev.vector, source: 'external' }
+      : ev.type === 'software-interrupt'
+        ? { vector: ev.vector, source: 'software', eip: (eip + (ev.instructionLength ?? 2)) >>> 0, restartEip: eip }
+        : {
+            vector: ev.vector,
+            source: 'exception',
+            errorCode: ev.errorCode ?? 0,
+            ...(ev.address === undefined ? {} : { address: ev.address >>> 0 }),
+          };
+  try {
+    deliver(x, pending);
+  } catch (e) {
+    if (!isVmExit(e)) throw e;
+    return {
+      machine: finishExec(x),
+      outcome: { status: 'exit', events: x.events, exit: e.info, exitPhase: 'boundary' },
+    };
+  }
+  return {
+    machine: finishExec(x),
+    outcome: { status: x.cpu.run === 'shutdown' ? 'shutdown' : 'event', events: x.events },
+  };
+};
+
 /** Mark an external interrupt vector pending. */
 const raiseInterrupt = (x: Exec, vector: number) => {
   if (x.cpu.pending.includes(vector)) return;
@@ -212,6 +269,7 @@ const raiseInterrupt = (x: Exec, vector: number) => {
  * EFLAGS.IF = 1 and no STI shadow blocks them (SDM §6.8.1, §6.9). A delivery wakes a halted CPU.
  */
 const interruptBoundary = (x: Exec) => {
+  x.translations.clear(); // a new instruction boundary
   while (x.cpu.run !== 'shutdown' && x.cpu.pending.length > 0 && x.cpu.eflags & EFLAGS.IF && !x.cpu.stiShadow) {
     const vector = x.cpu.pending[x.cpu.pending.length - 1]!;
     // Acknowledged only once delivered: an exit during delivery leaves it pending (for re-injection).
@@ -321,6 +379,7 @@ const execute = (x: Exec, op: Op): void => {
       return writeU32(x, op.va, cpu.regs[op.src], userMode(x));
 
     case 'movToCr0': {
+      x.ip = (cpu.eip + MOV_R32_IMM32_BYTES) >>> 0; // MOV ESI, imm32 retired; MOV CR0, ESI executes
       requireCpl0(x);
       const v = op.value >>> 0;
       // VMX: a write that changes a hypervisor-owned bit from its read shadow exits (SDM Vol. 3C §26.1.3).
@@ -334,12 +393,15 @@ const execute = (x: Exec, op: Op): void => {
       const flush = ((cr0 ^ cpu.cr0) & CR0.PG) !== 0;
       update(x, { cr0 });
       if (flush) x.tlb = tlbFlush(x.tlb);
+      x.translations.clear(); // CR0.WP applies to every later access
       return;
     }
     case 'movToCr3':
+      x.ip = (cpu.eip + MOV_R32_IMM32_BYTES) >>> 0; // MOV ESI, imm32 retired; MOV CR3, ESI executes
       requireCpl0(x);
       update(x, { cr3: op.value >>> 0 });
       x.tlb = tlbFlush(x.tlb);
+      x.translations.clear();
       return;
     case 'movFromCr':
       requireCpl0(x);
@@ -350,6 +412,7 @@ const execute = (x: Exec, op: Op): void => {
     case 'invlpg':
       requireCpl0(x);
       x.tlb = tlbInvalidatePage(x.tlb, pageNumber(op.va));
+      x.translations.clear();
       return;
     case 'cli':
       requireIopl(x);
@@ -413,10 +476,17 @@ const execute = (x: Exec, op: Op): void => {
     case 'smsw':
       // 16-bit register form: CR0[15:0] into the low word, the high word unchanged (SDM SMSW).
       return setReg(x, op.dst, (cpu.regs[op.dst] & 0xffff_0000) | (visibleCr0(x) & 0xffff));
-    case 'pushf':
-      // PUSHFD pushes EFLAGS with RF and VM cleared (neither is ever set here).
-      return setReg(x, op.dst, cpu.eflags);
+    case 'pushf': {
+      // PUSHFD pushes EFLAGS & 00FCFFFFH (RF and VM cleared; neither is ever set here) at ESP-4;
+      // POP r32 reads it back: the word stays below ESP, which ends where it began.
+      const image = (cpu.eflags & 0x00fc_ffff) >>> 0;
+      pushWords(x, cpu.esp, [{ value: image }], userMode(x));
+      return setReg(x, op.dst, image);
+    }
     case 'popf':
+      // PUSH imm32 writes the image at ESP-4; POPFD (5 bytes on) loads it back, ESP where it began.
+      pushWords(x, cpu.esp, [{ value: op.image }], userMode(x));
+      x.ip = (cpu.eip + PUSH_IMM32_BYTES) >>> 0;
       return update(x, { eflags: loadEflags(cpu.eflags, op.image, cpu.cpl) });
     case 'movFromCs':
       return setReg(x, op.dst, cpu.cs & 0xffff);
@@ -452,10 +522,11 @@ const execute = (x: Exec, op: Op): void => {
 
     case 'int':
       if (x.hw.exits?.softwareInterrupt) throw vmexit({ reason: 'software-interrupt', vector: op.vector });
-      // INT n: a software interrupt through the IDT; a bad gate faults the instruction itself.
-      return deliverOnce(x, { vector: op.vector, source: 'software' }, 0);
+      // INT n: a software interrupt through the IDT, saving the EIP past the instruction; a bad
+      // gate or a fault while pushing faults the instruction itself.
+      return deliverOnce(x, { vector: op.vector, source: 'software', eip: (cpu.eip + opBytes(op)) >>> 0 }, 0);
     case 'iret':
-      return iret(x, op.cs, op.eflags);
+      return iretOp(x, op.cs, op.eflags, (cpu.eip + opBytes(op)) >>> 0);
     case 'ud2':
       throw fault(VEC.UD);
     case 'timer':
@@ -522,12 +593,42 @@ const completeDevice = (x: Exec, device: number): void => {
 };
 
 /**
- * IRET in protected mode without NT (SDM IRET, PROTECTED-MODE-RETURN): the frame's CS is
- * checked against its descriptor, EFLAGS is loaded by the rules of the current CPL, and CPL
- * becomes CS.RPL (a return to the same or an outer level).
+ * The `iret` operation (ops.ts): five PUSH imm32 build an IRET frame on the current stack — the
+ * standard stack of the return ring (boot.ts `bootStack`: SS, ESP), the EFLAGS image, CS, and the
+ * EIP past the operation — then IRETD returns through it. Each PUSH is an instruction of its own:
+ * a fault in one leaves the pushes before it done (ESP moved, words written).
  */
-const iret = (x: Exec, cs: number, image: number) => {
+const iretOp = (x: Exec, cs: number, image: number, next: number) => {
+  const outer = bootStack(x.machine.geometry, (cs & 3) as Cpl);
+  const words = [outer.ss, outer.esp, image, cs, next];
+  const start = x.cpu.eip;
+  words.forEach((value, k) => {
+    x.ip = (start + k * PUSH_IMM32_BYTES) >>> 0;
+    update(x, { esp: pushWords(x, x.cpu.esp, [{ value }], userMode(x)) });
+  });
+  x.ip = (start + IRET_OP_PUSHES * PUSH_IMM32_BYTES) >>> 0;
+  // IRETD pops EIP, CS and EFLAGS (and at an outer level ESP and SS): the words just pushed.
+  iret(x, { eip: next, cs, eflags: image, esp: outer.esp, ss: outer.ss });
+};
+
+/**
+ * IRET in protected mode without NT (SDM IRET, PROTECTED-MODE-RETURN): the frame's CS is checked
+ * against its descriptor, EFLAGS is loaded by the rules of the current CPL, and CPL becomes
+ * CS.RPL; a return to an outer level loads SS:ESP from the frame after checking SS
+ * (RETURN-TO-OUTER-PRIVILEGE-LEVEL), a return to the same level pops the three words.
+ */
+const iret = (
+  x: Exec,
+  frame: {
+    readonly eip: number;
+    readonly cs: number;
+    readonly eflags: number;
+    readonly esp: number;
+    readonly ss: number;
+  },
+) => {
   const cpu = x.cpu;
+  const cs = frame.cs & 0xffff;
   if ((cs & 0xfffc) === 0) throw gp(0);
   const code = cs & 0xfffc;
   const d = readDescriptor(x, cs);
@@ -537,6 +638,16 @@ const iret = (x: Exec, cs: number, image: number) => {
   const dpl = descriptorDpl(d.hi);
   if (isConformingCode(d.hi) ? dpl > rpl : dpl !== rpl) throw gp(code);
   if (!descriptorPresent(d.hi)) throw fault(VEC.NP, code);
+  const outer = rpl > cpu.cpl;
+  const ss = frame.ss & 0xffff;
+  const stack = outer ? checkReturnStack(x, ss, rpl) : undefined;
   writeDescriptorTypeByte(x, d, d.hi | DESCRIPTOR_ACCESSED);
-  update(x, { eflags: loadEflags(cpu.eflags, image, cpu.cpl), cpl: rpl, cs: (code | rpl) >>> 0 });
+  if (stack) markStackSegmentAccessed(x, stack);
+  update(x, {
+    eflags: loadEflags(cpu.eflags, frame.eflags, cpu.cpl),
+    cpl: rpl,
+    cs: (code | rpl) >>> 0,
+    eip: frame.eip >>> 0,
+    ...(outer ? { ss, esp: frame.esp >>> 0 } : { esp: (cpu.esp + 3 * 4) >>> 0 }),
+  });
 };

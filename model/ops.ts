@@ -7,7 +7,10 @@
  * - values loaded into CR0, CR3, EFLAGS (POPF) and IRET frames are immediates (the encoder
  *   materialises them in a scratch register or on the harness stack), so the subset can
  *   exclude states it does not model: real mode (CR0.PE = 0), TF, NT, RF, VM, VIF, VIP;
- * - the stack that PUSHF/POPF/INT/IRET use belongs to the harness and never faults (see README).
+ * - PUSHF, POPF and IRET use the guest's stack (SS:ESP, model/stack.ts) with these shapes:
+ *   `pushf` is PUSHFD; POP dst, `popf` is PUSH imm32; POPFD, `iret` is five PUSH imm32 of a frame
+ *   (SS:ESP of the return ring's standard stack, boot.ts `bootStack`; EFLAGS; CS; the EIP past the
+ *   operation) then IRETD (see README, "Scope, stated").
  */
 import { CR0, UNMODELED_FLAGS } from './bits.ts';
 import { MAX_DEVICES } from './devices.ts';

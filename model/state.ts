@@ -37,6 +37,17 @@ export interface Cpu {
   readonly cpl: Cpl;
   /** CS selector; its RPL always equals CPL. */
   readonly cs: number;
+  /**
+   * EIP: the linear address of the next operation's first byte. The model fetches no code, so EIP
+   * is a convention (model/encoding.ts): each retired operation advances it by the length of its
+   * encoding, delivery of an event loads the gate's offset, IRET the frame's EIP. It is what the
+   * frames pushed on the stack save.
+   */
+  readonly eip: number;
+  /** SS selector; its RPL equals CPL. The stack segment is flat (model/stack.ts). */
+  readonly ss: number;
+  /** ESP: the stack pointer PUSHF/POPF/IRET and event delivery push and pop at (model/stack.ts). */
+  readonly esp: number;
   readonly eflags: number;
   readonly regs: Registers;
   readonly cr0: number;

@@ -146,7 +146,7 @@ export const MMU_MUTANTS: readonly Mutant[] = [
     property: 'equivalence',
     minimalLength: 2,
     minimalWhy:
-      "(1) At CPL 0, any successful access to a supervisor-only page P, explicit or implicit (IRET to ring 3 reads the GDT on the supervisor-only system page), takes a hidden fault since the shadow starts empty; the hypervisor emulates it, which sets the guest's accessed bits, and fills P's shadow entry, here user-accessible; (2) at CPL 3 (the IRET went there, or the guest booted there and the fill came from an implicit supervisor access such as LAR's GDT read), a load of P runs natively and succeeds where bare metal raises #PF. One operation cannot both fill the entry and then use it from ring 3.",
+      "(1) A successful access to a supervisor-only page P takes a hidden fault since the shadow starts empty; the hypervisor emulates the operation, which sets the guest's accessed bits, and fills the faulting page's shadow entry, here user-accessible: at CPL 0 an IRET to ring 3 first pushes its frame on the supervisor-only kernel stack page (so the fill is that page's, and the guest is at CPL 3 after it); (2) at CPL 3 a load of the kernel stack page runs natively and succeeds where bare metal raises #PF. (Booted at CPL 3, LAR's implicit read of the GDT fills the system page the same way.) One operation cannot both fill the entry and then use it from ring 3.",
     target: { level: 'machine', design: shadowIgnoresUs },
   },
   {

@@ -26,6 +26,8 @@ export const diffMachines = (a: Machine, b: Machine, limit = 8): FieldDiff[] => 
   const cb = b.cpu;
   add('CPL', String(ca.cpl), String(cb.cpl));
   add('CS', hex(ca.cs, 4), hex(cb.cs, 4));
+  add('EIP', hex(ca.eip), hex(cb.eip));
+  add('SS:ESP', `${hex(ca.ss, 4)}:${hex(ca.esp)}`, `${hex(cb.ss, 4)}:${hex(cb.esp)}`);
   add('EFLAGS', formatEflags(ca.eflags), formatEflags(cb.eflags));
   REGISTER_NAMES.forEach((n, i) => {
     add(n.toUpperCase(), hex(ca.regs[i]!), hex(cb.regs[i]!));

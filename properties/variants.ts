@@ -2,10 +2,10 @@
  * One-value variants of a machine scenario, for the shrinker's `reshape` pass (level.ts): the
  * values a shorter counterexample may need that no drop can supply. Candidates come from the
  * scenario itself (a value one operation uses may serve another) and from the boot layout's
- * landmarks the generators also aim at (the system page, a plain data page, the boot page
- * directory and a page table read as one, the MSI vectors, frames to each card, to everyone and
- * to nobody, the physical addresses of the words the boot layout's system page holds), never from
- * the failure at hand.
+ * landmarks the generators also aim at (the system page, a plain data page, the top of the kernel
+ * stack, the boot page directory and a page table read as one, the MSI vectors, frames to each
+ * card, to everyone and to nobody, the physical addresses of the words the boot layout's system
+ * page holds), never from the failure at hand.
  */
 import type { Scenario } from '../generators/host.ts';
 import { MSI_VECTORS } from '../generators/io.ts';
@@ -19,6 +19,7 @@ import {
   type Op,
   PAGE_SIZE,
   readWord,
+  stackPages,
   systemPageLinear,
 } from '../model/index.ts';
 
@@ -59,8 +60,10 @@ const candidatePools = (s: Scenario): { readonly operands: Map<string, number[]>
   for (const spec of s.guests) for (const v of spec.regs) addReg(v);
   const g = s.geometry;
   const f = bootFrames(g);
-  // The system page (IRET, interrupt delivery and LAR read it implicitly) and a plain data page.
-  for (const va of [systemPageLinear(g), linear(Math.min(1, g.dirEntries - 1), 1, 0)]) add('va', va);
+  // The system page (IRET, interrupt delivery and LAR read it implicitly), a plain data page, and
+  // the top word of the kernel stack (where every event delivered to ring 0 pushes its frame).
+  for (const va of [systemPageLinear(g), linear(Math.min(1, g.dirEntries - 1), 1, 0), stackPages(g).kernel + 0xffc])
+    add('va', va);
   // CR3: the boot directory, and the slot-0 page table read as a directory.
   for (const cr3 of [f.pageDirectory * PAGE_SIZE, f.pageTable(0) * PAGE_SIZE]) add('movToCr3.value', cr3);
   for (const v of [0, ...MSI_VECTORS]) addReg(v);

@@ -376,6 +376,27 @@
           changesTable(s),
         );
 
+  // The frame a delivery left on the guest's stack (error code, EIP, CS, EFLAGS, ESP, SS), from ESP up.
+  const frameCard = (f) =>
+    card(
+      `Frame of #${f.vector} on the guest's stack at ${hex(f.ss, 4)}:${hex(f.esp)}`,
+      'frame',
+      fieldTable(
+        f.words.map((w) =>
+          el(
+            'tr',
+            { class: w.value === w.permitted ? '' : 'changed' },
+            el('th', {}, w.name),
+            el('td', {}, hex(w.at)),
+            el('td', {}, w.value === undefined ? 'unmapped' : hex(w.value)),
+            el('td', {}, w.permitted === undefined ? 'unmapped' : hex(w.permitted)),
+          ),
+        ),
+        ['word', 'GVA', 'guest sees', 'bare metal'],
+        'kv',
+      ),
+    );
+
   const referenceCard = (r) =>
     card(
       'What bare metal permitted',
@@ -505,6 +526,7 @@
     if (s.access) top.push(accessCard(s.access));
     if (s.syscall) top.push(syscallCard(s));
     const grid = [stateCard(s)];
+    if (s.frame) grid.push(frameCard(s.frame));
     if (s.reference) grid.push(referenceCard(s.reference));
     if (s.tlb) grid.push(tlbCard(s.tlb));
     if (s.network) grid.push(networkCard(s.network));

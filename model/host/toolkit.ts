@@ -16,7 +16,16 @@ import { CANONICAL } from '../choice.ts';
 import { descriptorDpl, isCodeOrData, isConformingCode } from '../descriptors.ts';
 import { PAGE_SIZE, pageNumber } from '../geometry.ts';
 import { peekWord } from '../inspect.ts';
-import { deliverPending, type ExitControls, type ExitInfo, type Hardware, type Outcome, stepWith } from '../isa.ts';
+import {
+  deliverEvent,
+  deliverPending,
+  type ExitControls,
+  type ExitInfo,
+  type Hardware,
+  type InjectedEvent,
+  type Outcome,
+  stepWith,
+} from '../isa.ts';
 import {
   clearFrame,
   extractRegion,
@@ -132,6 +141,24 @@ export const injectPending = (d: Design, from: HostMachine): HostMachine => {
   const g = from.current;
   const v0 = guestView(d, from, g);
   const r = deliverPending(v0);
+  if (r.machine === v0) return from;
+  const h1 = commitGuest(d, from, g, r.machine);
+  return syncMmu(d, from, h1, v0, r.machine, undefined, r.outcome);
+};
+
+/**
+ * Inject an event into the running guest: VM entry's event injection (SDM Vol. 3C §27.6.1, the
+ * VM-entry interruption-information field), or under ring compression the hypervisor's bounce of
+ * a trap to the guest kernel. The reference semantics delivers it on the guest's view at its
+ * current EIP — through the guest's IDT, onto the guest's stack (the TSS's for an inner level),
+ * with the Table 6-5 rules for faults on the way — and for #PF writes the guest's CR2 first.
+ * What the frame holds (the error code, the EFLAGS image) is what the guest's state says: a
+ * hypervisor that reflects a fault must give the guest's own error code and EFLAGS.
+ */
+export const injectEvent = (d: Design, from: HostMachine, ev: InjectedEvent): HostMachine => {
+  const g = from.current;
+  const v0 = guestView(d, from, g);
+  const r = deliverEvent(v0, ev);
   if (r.machine === v0) return from;
   const h1 = commitGuest(d, from, g, r.machine);
   return syncMmu(d, from, h1, v0, r.machine, undefined, r.outcome);
@@ -306,6 +333,8 @@ export const ringCompression = {
       ...v,
       cpl,
       cs: ((v.cs & 0xfffc) | cpl) >>> 0,
+      // The guest's stack too: SS's ring-0 data segment is a DPL-1 one in the hypervisor's GDT.
+      ss: ((v.ss & 0xfffc) | cpl) >>> 0,
       eflags: ((v.eflags & ~(EFLAGS.IF | EFLAGS.IOPL)) | EFLAGS.IF) >>> 0,
       cr0: (CR0.PE | CR0.ET | CR0.NE | CR0.WP | CR0.PG) >>> 0,
       // The shadow root, or under direct paging the guest's base pointer (realRoot).
@@ -325,6 +354,9 @@ export const ringCompression = {
       ...v,
       cpl,
       cs: ((real.cs & 0xfffc) | cpl) >>> 0,
+      eip: real.eip,
+      ss: ((real.ss & 0xfffc) | cpl) >>> 0,
+      esp: real.esp,
       eflags: ((real.eflags & ~(EFLAGS.IF | EFLAGS.IOPL)) | (v.eflags & (EFLAGS.IF | EFLAGS.IOPL))) >>> 0,
       regs: real.regs,
       stiShadow: real.stiShadow,

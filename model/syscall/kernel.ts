@@ -18,8 +18,16 @@ import { PTE } from '../paging.ts';
 import type { Cpu, Machine } from '../state.ts';
 import { EXE_FILE, FIRST_USER_TABLE_INDEX, USER_PAGES } from './calls.ts';
 
-/** The machine every kernel instance runs on: 2 × 8 pages of linear window, 32 frames, 4 words a page. */
-export const KERNEL_GEOMETRY: Geometry = Object.freeze({ dirEntries: 2, tableEntries: 8, frames: 32, wordsPerPage: 4 });
+/**
+ * The machine every kernel instance runs on: 2 × 8 pages of linear window, 34 frames, 4 words a
+ * page. 34 = the 32 the kernel had before the boot layout's two stack pages (kernel and user,
+ * boot.ts `bootFrames`) + those two, so the free memory stays 18 frames (the 6 user pages of
+ * slot 0 and 12 spares): with four groups, the page directories and tables of groups 1 to 3 take
+ * 6 of them (group 0 uses the kernel's), and the 12 left hold four quotas of 3 pages. With 32
+ * frames only 10 were left, and a correct kernel refused a group's page within its quota because
+ * the others had used theirs: a false isolation failure of the correct container.
+ */
+export const KERNEL_GEOMETRY: Geometry = Object.freeze({ dirEntries: 2, tableEntries: 8, frames: 34, wordsPerPage: 4 });
 
 /** The word every program image (and the container runtime's binary) holds: "\x7fELF". */
 export const IMAGE_WORD = 0x464c_457f;

@@ -11,7 +11,7 @@
  */
 
 import { EFLAGS } from '../bits.ts';
-import { SEL } from '../boot.ts';
+import { bootStack, SEL } from '../boot.ts';
 import { linear, PAGE_SIZE } from '../geometry.ts';
 import { step } from '../isa.ts';
 import { readWord, writeWord } from '../memory.ts';
@@ -76,7 +76,14 @@ export const barePort: KernelPort<Machine> = {
   },
   user: (m, cpu, space, access) => {
     const regs = access.kind === 'store' ? ([access.value, cpu.regs[1], cpu.regs[2], cpu.regs[3]] as const) : cpu.regs;
-    const processCpu: Cpu = { ...cpu, cpl: 3, cs: SEL.USER_CODE, cr3: space.directory * PAGE_SIZE, regs };
+    const processCpu: Cpu = {
+      ...cpu,
+      cpl: 3,
+      cs: SEL.USER_CODE,
+      ...bootStack(KERNEL_GEOMETRY, 3),
+      cr3: space.directory * PAGE_SIZE,
+      regs,
+    };
     const r = step({ ...m, cpu: processCpu, tlb: EMPTY_TLB }, userOp(access));
     const next = { ...m, memory: r.machine.memory, tlb: EMPTY_TLB };
     // Back in the kernel's context: the process's registers are what the instruction left (EAX

@@ -22,7 +22,9 @@ import {
   type Nic,
   type Outcome,
   PAGE_SIZE,
+  peekWord,
   REGISTER_NAMES,
+  sameArchitecturalState,
 } from '../../model/index.ts';
 import { diffMachines } from '../diff.ts';
 import { advanceFrontier } from '../frontier.ts';
@@ -34,6 +36,7 @@ import { accessRecord, tlbEntryRecord } from './translation.ts';
 import {
   type FieldChange,
   type FieldValue,
+  type FrameRecord,
   type HostWordChange,
   type NetworkRecord,
   type RanRecord,
@@ -77,6 +80,9 @@ const cpuFields = (m: Machine): FieldValue[] => {
   return [
     { name: 'CPL', value: String(c.cpl) },
     { name: 'CS', value: hex(c.cs, 4) },
+    { name: 'EIP', value: hex(c.eip) },
+    { name: 'SS', value: hex(c.ss, 4) },
+    { name: 'ESP', value: hex(c.esp) },
     { name: 'EFLAGS', value: formatEflags(c.eflags) },
     ...REGISTER_NAMES.map((n, i) => ({ name: n.toUpperCase(), value: hex(c.regs[i]!) })),
     { name: 'CR0', value: hex(c.cr0) },
@@ -89,6 +95,48 @@ const cpuFields = (m: Machine): FieldValue[] => {
     { name: 'run state', value: c.run },
     { name: 'pending', value: c.pending.length ? c.pending.map((v) => hex(v, 2)).join(' ') : 'none' },
   ];
+};
+
+/**
+ * The frame on top of the guest's stack after a step in which bare metal delivered `events` (from
+ * `before`, reaching `permitted`): named by the last event's shape (SDM Vol. 3A Figure 6-4: error
+ * code, EIP, CS, EFLAGS, then ESP and SS when that delivery switched to an inner level's stack), its
+ * words read from the design's view and from bare metal's state. A delivery after another one in
+ * the same step starts at the first handler's level (no switch to the same level).
+ */
+const frameRecord = (
+  events: Outcome['events'],
+  before: Machine,
+  permitted: Machine,
+  view: Machine,
+): FrameRecord | undefined => {
+  const last = events[events.length - 1];
+  if (last === undefined) return undefined;
+  const switched = events.length === 1 && before.cpu.cpl > permitted.cpu.cpl;
+  const names = [
+    ...(last.errorCode === undefined ? [] : ['error code']),
+    'EIP',
+    'CS',
+    'EFLAGS',
+    ...(switched ? ['ESP', 'SS'] : []),
+  ];
+  const esp = view.cpu.esp;
+  return {
+    vector: last.vector,
+    ss: view.cpu.ss,
+    esp,
+    words: names.map((name, k) => {
+      const at = (esp + 4 * k) >>> 0;
+      const value = peekWord(view, at);
+      const bare = peekWord(permitted, (permitted.cpu.esp + 4 * k) >>> 0);
+      return {
+        name,
+        at,
+        ...(value === undefined ? {} : { value }),
+        ...(bare === undefined ? {} : { permitted: bare }),
+      };
+    }),
+  };
 };
 
 const frames = (fs: readonly number[]) => `[${fs.map((f) => hex(f)).join(', ')}]`;
@@ -297,6 +345,12 @@ export const recordTrace = (
     const isFailure = failure !== undefined && s.index === failure.step;
     const before = cpuFields(viewBefore);
     const access = accessRecord(design, s.before, g, s.op);
+    // Bare metal's behaviour beside the view: the one the view matches, else the canonical one.
+    const k = Math.max(
+      0,
+      f.successors.findIndex((m) => sameArchitecturalState(m, view)),
+    );
+    const frame = frameRecord(f.outcomes[k]?.events ?? [], from[0]!, f.successors[k] ?? view, view);
     const host = hostChanges(previous, s.after, g);
     const net = networkRecord(trace, s.index, previous, s.after);
     steps.push({
@@ -307,6 +361,7 @@ export const recordTrace = (
       ran: withHypercalls(ranRecord(s.ran), hypercallsOf(s.after, g, s.before.counters.ops)),
       state: cpuFields(view).map((x, k) => ({ ...x, changed: x.value !== before[k]!.value })),
       changes: guestChanges(viewBefore, view),
+      ...(frame ? { frame } : {}),
       reference,
       ...(access ? { access } : {}),
       tlb: tlbRecord(design, previous, s.after, g),

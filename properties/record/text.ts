@@ -4,7 +4,7 @@
  */
 import { hex } from '../../model/index.ts';
 import { changesLine } from './machine.ts';
-import type { AccessRecord, FieldValue, StepRecord, TraceRecord, WalkRecord } from './types.ts';
+import type { AccessRecord, FieldValue, FrameRecord, StepRecord, TraceRecord, WalkRecord } from './types.ts';
 
 const fact = (facts: readonly FieldValue[], name: string): string => facts.find((f) => f.name === name)?.value ?? '?';
 
@@ -50,10 +50,23 @@ export const checkText = (r: TraceRecord): string => {
     const mark = s.divergence ? '  <-- first divergence' : '';
     lines.push(`${String(s.index).padStart(3)}  guest ${s.guest}  ${s.op.text.padEnd(34)} ${s.ran?.text ?? ''}${mark}`);
     if (s.ran?.hypercalls) lines.push(`       hypercalls: ${s.ran.hypercalls.join('; ')}`);
-    lines.push(`       guest sees CPL ${sees('CPL')} CS=${sees('CS')} ${sees('EFLAGS')} ${regs}`);
+    lines.push(`       guest sees CPL ${sees('CPL')} CS=${sees('CS')} ${sees('EFLAGS')} ${regs} ESP=${sees('ESP')}`);
+    if (s.frame) lines.push(`       ${frameLine(s.frame)}`);
     if (s.divergence) lines.push(...divergenceLines(r, '       '));
   }
   return lines.join('\n');
+};
+
+/**
+ * The frame a delivery left on the guest's stack, in one line, from ESP upward; a word that differs
+ * from bare metal's shows both.
+ */
+export const frameLine = (f: FrameRecord): string => {
+  const word = (v: number | undefined) => (v === undefined ? 'unmapped' : hex(v));
+  const words = f.words.map(
+    (w) => `${w.name} ${word(w.value)}${w.value === w.permitted ? '' : ` (bare metal ${word(w.permitted)})`}`,
+  );
+  return `frame of #${f.vector} at ${hex(f.ss, 4)}:${hex(f.esp)}: ${words.join(', ')}`;
 };
 
 /** A walk in one line: each entry read, then where it ended. */
@@ -80,6 +93,7 @@ const replayStep = (s: StepRecord): string[] => {
   const lines = [`${s.divergence ? '>>' : '  '}${String(s.index).padStart(3)}  guest ${s.guest}  ${s.op.text}`];
   lines.push(`         design:    ${s.ran?.text ?? ''}; ${changesLine(s.changes)}`);
   if (s.ran?.hypercalls) lines.push(`         hypercalls: ${s.ran.hypercalls.join('; ')}`);
+  if (s.frame) lines.push(`         ${frameLine(s.frame)}`);
   const ref = s.reference;
   if (ref) {
     const more = ref.total > ref.behaviours.length ? ` (+${ref.total - ref.behaviours.length} more)` : '';

@@ -213,6 +213,31 @@ export interface SyscallStepRecord {
   readonly agree: boolean;
 }
 
+/** One word of an exception or interrupt frame: its name, where it lies, what the guest's stack holds. */
+export interface FrameWordRecord {
+  /** `error code`, `EIP`, `CS`, `EFLAGS`, `ESP`, `SS` (SDM Vol. 3A Figure 6-4). */
+  readonly name: string;
+  /** Its linear address (the guest's). */
+  readonly at: number;
+  /** The word as the design left it, and as bare metal's first permitted state has it (absent: not mapped). */
+  readonly value?: number;
+  readonly permitted?: number;
+}
+
+/**
+ * The frame at the top of the guest's stack after a step in which bare metal delivered an event: what
+ * the handler reads. Its shape is that of the last event bare metal delivered (an error code or not;
+ * the interrupted SS:ESP when that delivery switched stacks); its words are read from the guest's view.
+ */
+export interface FrameRecord {
+  readonly vector: number;
+  /** SS:ESP after the step (the design's): where the frame starts. */
+  readonly ss: number;
+  readonly esp: number;
+  /** From ESP upward. */
+  readonly words: readonly FrameWordRecord[];
+}
+
 /** One step of the run. */
 export interface StepRecord {
   readonly index: number;
@@ -226,6 +251,8 @@ export interface StepRecord {
   readonly state: readonly (FieldValue & { readonly changed: boolean })[];
   /** Guest-visible changes the step made. */
   readonly changes: readonly FieldChange[];
+  /** The frame an event's delivery pushed in this step (when bare metal delivered one). */
+  readonly frame?: FrameRecord;
   readonly reference?: ReferenceRecord;
   readonly access?: AccessRecord;
   readonly tlb?: TlbRecord;

@@ -1,5 +1,6 @@
 /** The conformance encoder and oracle without QEMU: instruction bytes, kernel layout, and the oracle's judgement of synthetic runs. */
-import { bootMachine, linear, permitted } from 'hyperprop';
+import fc from 'fast-check';
+import { bootMachine, INSTRUCTION_KINDS, linear, opBytes, permitted } from 'hyperprop';
 import { describe, expect, it } from 'vitest';
 import {
   buildKernel,
@@ -10,6 +11,7 @@ import {
   type RealSequence,
   summarize,
 } from '../../conformance/index.ts';
+import { arbOpOfKind } from '../../generators/reference.ts';
 
 describe('the conformance encoder', () => {
   it('encodes operations as the SDM forms the subset names', () => {
@@ -33,6 +35,12 @@ describe('the conformance encoder', () => {
     expect(encodeOp({ kind: 'timer' }, 0)).toBeUndefined();
   });
 
+  it("places each operation's code in as many bytes as the model's EIP convention says (model/encoding.ts)", () => {
+    for (const kind of INSTRUCTION_KINDS)
+      for (const op of fc.sample(arbOpOfKind(bootMachine().geometry, kind), { seed: 7, numRuns: 20 }))
+        expect(encodeOp(op, 0x1000)?.length, kind).toBe(opBytes(op));
+  });
+
   it('builds a multiboot image with the a.out-kludge header and places every operation', () => {
     const seqs = matrixCases()
       .slice(0, 4)
@@ -53,7 +61,8 @@ describe('the conformance encoder', () => {
     const seq = { machine, ops: [op] };
     const k = buildKernel([seq]);
     const place = k.placements[0]![0]!;
-    const s = permitted(machine, op)[0]!;
+    // The harness enters the operation where it placed it: the frame saves that EIP.
+    const s = permitted({ ...machine, cpu: { ...machine.cpu, eip: place.at } }, op)[0]!;
     const sum = summarize(machine, s, k.observed);
     const ev = sum.event!;
     const real = (errorCode: number): RealSequence => ({
@@ -65,6 +74,8 @@ describe('the conformance encoder', () => {
           regs: sum.regs as [number, number, number, number],
           eflags: sum.eflags,
           cs: sum.cs,
+          esp: sum.esp,
+          ss: sum.ss,
           cr0: sum.cr0,
           cr2: sum.cr2,
           cr3: sum.cr3,

@@ -241,10 +241,13 @@ describe('POPF clearing IF in the guest kernel under classic', () => {
   });
 
   it('runs natively and changes nothing: at real ring 1 with IOPL 0, POPF silently keeps IF (no #GP)', () => {
-    const h0 = createHost(classic, [guest()]);
+    // POPF is PUSH imm32; POPFD: its push touches the guest's kernel stack, whose shadow entry the
+    // first stack access fills (a hidden #PF; the hypervisor emulates that access). A PUSHF does it.
+    const h0 = hostStep(classic, createHost(classic, [guest()]), { kind: 'pushf', dst: 1 });
+    expect(h0.counters.reasons).toEqual({ 'exception 14': 1 });
     const h = hostStep(classic, h0, POPF);
     expect(h.counters.native).toBe(1);
-    expect(h.counters.traps).toEqual({});
+    expect(h.counters.traps).toEqual({ pushf: 1 });
     // The real IF stays 1, and the hypervisor never saw the POPF, so the guest's virtual IF stays 1
     // too: the guest believes interrupts are off, bare metal says off, both the real CPU and the
     // guest's (virtual) machine say on. checkRefinement names the POPF.
@@ -273,9 +276,11 @@ describe('MOV r,CS in the guest kernel under classic', () => {
 
 describe('the Red Pill under bt (and xen-pv): user code runs untranslated at real ring 3', () => {
   // A guest at CPL 3 (IF = 0): SMSW, PUSHF, and Rutkowska's SIDT into user page (1,1) (frame 11),
-  // after a store that maps that page writable.
+  // after a store that maps that page writable. The POPF (of the EFLAGS it has) touches the user
+  // stack first, so that the PUSHF finds its shadow entry filled and runs natively.
   const OPS: readonly Op[] = [
     { kind: 'smsw', dst: 0 },
+    { kind: 'popf', image: 0x2 },
     { kind: 'pushf', dst: 1 },
     { kind: 'store', va: linear(1, 1, 0), src: 2 },
     { kind: 'sidt', va: linear(1, 1, 0) },

@@ -39,10 +39,12 @@ const CASES: readonly Case[] = [
   {
     name: 'shadow paging that ignores U/S',
     level: 'machine',
-    file: 'saved/shadow-ignores-us.equivalence.c7f09b90b3747669.json',
+    file: 'saved/shadow-ignores-us.equivalence.22f3a3cba1126da5.json',
     design: 'shadow-ignores-us.ts',
-    // A user-mode read of the system page, which the boot maps supervisor-only (model/boot.ts): the
-    // guest's tables deny it, the flawed shadow entry lets it through to the guest's own frame.
+    // Booted at CPL 3, VERR reads the GDT on the supervisor-only system page (model/boot.ts): an
+    // implicit supervisor access whose hidden fault fills the page's shadow entry, user-accessible
+    // under the flaw; then a user-mode read of the system page: the guest's tables deny it (bare
+    // metal pushes a #PF frame on the kernel stack), the flawed shadow entry lets it through.
     atDivergence: async (page) => {
       await expect.poll(() => page.locator('.walk.role-guest .end.fault').textContent()).toContain('access denied');
       await expect.poll(() => page.locator('.walk.role-shadow .end.ok').textContent()).toContain('user');

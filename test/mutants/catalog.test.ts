@@ -49,10 +49,12 @@ const WITNESSES: Record<string, Scenario> = {
   'shadow-cr0-wp-guest-owned': one([plain()], [0, { kind: 'movToCr0', value: 0x8000_0011 }]),
   'xen-pv-hypercall-trusts-pointer': one([plain()], [0, { kind: 'sgdt', va: linear(1, 1) }]),
   // IRET to ring 3 reads the GDT on the supervisor-only system page; then ring 3 reads that page.
+  // The IRET to ring 3 pushes its frame on the supervisor-only kernel stack page (3,4): a hidden
+  // fault, whose fill the mutant makes user-accessible; then a load of the frame's top word at CPL 3.
   'shadow-ignores-us': one(
     [plain()],
     [0, { kind: 'iret', cs: SEL.USER_CODE, eflags: 0 }],
-    [0, { kind: 'load', dst: 0, va: SYSTEM_PAGE_VA }],
+    [0, { kind: 'load', dst: 0, va: linear(3, 4, 1023) }],
   ),
   // At CPL 3 a store to the supervisor-only system page faults (its #PF delivery sets the page's
   // accessed bits); then at CPL 0, SGDT writes the page: bare metal sets the PTE's D bit.
