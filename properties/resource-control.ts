@@ -1,10 +1,11 @@
 /**
  * Resource control (DESIGN.md §4): invariants of the hosted machine after every step. The
  * hypervisor keeps every real resource: no guest-reachable translation (real TLB entry, shadow
- * entry, EPT entry) reaches a frame the guest does not own; a guest's own code never changes
- * hypervisor frames or another guest's; the guest never runs at real ring 0 in root mode; real
- * interrupts cannot be kept from the hypervisor, and the timer always reaches it; a device's DMA
- * reaches only its owner's memory and its interrupt only its owner (properties/devices.ts).
+ * entry, EPT entry) reaches a frame the guest does not own; the hardware running a guest (its own
+ * code, its device's DMA) never changes hypervisor frames or another guest's, nor a frame of its
+ * own that the design keeps read-only in EPT (only the hypervisor may change those); the guest never runs at real ring 0 in root mode; real interrupts cannot be kept from
+ * the hypervisor, and the timer always reaches it; a device's DMA reaches only its owner's memory
+ * and its interrupt only its owner (properties/devices.ts).
  *
  * Incremental: the hypervisor's tables are scanned only when their frames changed in the step
  * (an O(1) test of shared structure), and ownership of memory is checked by region identity,
@@ -16,8 +17,11 @@
  * does not have). Any other reach outside the guest's frames is a violation.
  */
 import {
+  assignedRids,
   type Design,
+  differingFrames,
   EFLAGS,
+  extractRegion,
   frameIdentity,
   frameOwner,
   frameWords,
@@ -25,15 +29,21 @@ import {
   type HostMachine,
   HV_FRAME,
   hex,
+  hostFrames,
+  hostIo,
   hypervisorBlocks,
+  netVfRid,
+  PAGE_SIZE,
   POOL,
   PTE,
   poolBase,
   type RealTlb,
   regionFrames,
+  sameMemory,
   sameRegionNode,
   type TaggedTranslation,
   tableBlock,
+  writeTrackedInEpt,
 } from '../model/index.ts';
 import { deviceIsolationViolation } from './devices.ts';
 import { networkResourceViolation } from './network/resource.ts';
@@ -164,24 +174,54 @@ const checkStep = (d: Design, s: TraceStep): PropertyFailure | undefined => {
   const net = networkResourceViolation(s);
   if (net) return fail(net);
 
-  // A guest's own code changes only its own frames (and the ring page it shares with a paravirtual
-  // back end): compare what the real CPU left, not what the hypervisor's afterNative did next.
-  if (s.ran.kind === 'native') {
-    const real = s.ran.real;
+  // What the hardware did by itself (the real CPU running the guest's code, the guest's device's
+  // DMA): compare what it left, before the hypervisor's handler or afterNative ran.
+  const real = s.ran.kind === 'call' ? undefined : s.ran.real;
+  if (real) {
+    const who = s.ran.kind === 'native' ? `guest ${g}'s own code` : `the hardware (before the hypervisor's handler)`;
+    // A guest's own code changes only its own frames (and the ring page it shares with a paravirtual back end).
     const c = h.config;
     const ring = poolBase(g) + POOL.VIRTIO_RING;
     for (const base of hypervisorBlocks(c)) {
       if (sameRegionNode(s.before.memory, real.memory, base, 32)) continue;
       for (let frame = base; frame < base + 32; frame++)
         if (frame !== ring && !sameRegionNode(s.before.memory, real.memory, frame, 1))
-          return fail(`guest ${g}'s own code changed hypervisor memory (host frame ${frame})`);
+          return fail(`${who} changed hypervisor memory (host frame ${frame})`);
     }
     for (let other = 0; other < c.guests; other++) {
       if (other === g) continue;
       if (!sameRegionNode(s.before.memory, real.memory, guestBase(c, other), regionFrames(c)))
-        return fail(`guest ${g}'s own code changed guest ${other}'s memory`);
+        return fail(`${who} changed guest ${other}'s memory`);
     }
+    // A page the hypervisor keeps read-only for the guest in EPT changes only through the hypervisor:
+    // neither the guest's CPU (EPT stops it) nor its device (an IOMMU derived from EPT stops it) writes it.
+    const tracked = writeTrackedChange(d, s.before, real, g);
+    if (tracked !== undefined)
+      return fail(
+        `${s.op.kind === 'dmaComplete' ? `guest ${g}'s device` : who} wrote guest ${g}'s frame ${hex(tracked, 3)}, which its EPT keeps read-only, without the hypervisor`,
+      );
   }
+
+  return undefined;
+};
+
+/** Host frames whose words differ between two hosts (structure shared by unchanged subtrees is skipped). */
+const changedFrames = (a: HostMachine, b: HostMachine): number[] => {
+  if (a.memory === b.memory) return [];
+  const last = hostFrames(a.config);
+  return differingFrames(a.memory, b.memory).filter(
+    (f) => f < last && !sameMemory(extractRegion(a.memory, f, 1), extractRegion(b.memory, f, 1)),
+  );
+};
+
+/** A frame of guest g that changed from `a` to `b` though g's EPT maps it read-only (nested MMU only). */
+const writeTrackedChange = (d: Design, a: HostMachine, b: HostMachine, g: number): number | undefined => {
+  if (d.axes.mmu !== 'nested' || a.memory === b.memory) return undefined;
+  const base = guestBase(a.config, g);
+  if (sameRegionNode(a.memory, b.memory, base, regionFrames(a.config))) return undefined;
+  const frames = a.config.guestGeometry.frames;
+  for (const f of changedFrames(a, b))
+    if (f >= base && f < base + frames && writeTrackedInEpt(a, g, (f - base) * PAGE_SIZE)) return f - base;
   return undefined;
 };
 

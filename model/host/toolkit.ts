@@ -33,7 +33,7 @@ import { PTE, walk, X86_32 } from '../paging.ts';
 import type { Cpl, Cpu, Machine } from '../state.ts';
 import { EMPTY_TLB } from '../tlb.ts';
 import type { Design, DesignAxes, HypervisorEntry } from './design.ts';
-import { buildEpt, eptPort } from './ept.ts';
+import { buildEpt, EPT_BITS, eptLeaf, eptPort, setEptRights } from './ept.ts';
 import {
   assignedRids,
   guestDeviceEngines,
@@ -43,7 +43,7 @@ import {
   ringBus,
   withGuestDeviceEngines,
 } from './io.ts';
-import { iommuPort, routeMsi } from './iommu.ts';
+import { iommuPort, iommuRightsOfEpt, mapIova, routeMsi } from './iommu.ts';
 import { guestBase, HV_FRAME, HV_LINEAR, hostFrames, poolBase, regionFrames } from './layout.ts';
 import { type HostMachine, POOL, secondLevelTables, withGuest } from './machine.ts';
 import { networkBackEnd } from './net/index.ts';
@@ -404,6 +404,98 @@ export const deviceInterrupt = (
 };
 
 // ---------------------------------------------------------------------------------------------
+// Write tracking through EPT, and device mappings derived from it.
+
+/** The EPT leaf entry that maps guest `g`'s guest-physical address `gpa`, or undefined. */
+export const guestEptLeaf = (h: HostMachine, g: number, gpa: number): number | undefined =>
+  eptLeaf(h.memory, h.guests[g]!.eptRoot * PAGE_SIZE, gpa);
+
+/** Does guest `g`'s EPT map `gpa` readable but not writable (a page the hypervisor write-tracks)? */
+export const writeTrackedInEpt = (h: HostMachine, g: number, gpa: number): boolean => {
+  const e = guestEptLeaf(h, g, gpa);
+  return e !== undefined && (e & EPT_BITS.R) !== 0 && !(e & EPT_BITS.W);
+};
+
+/**
+ * Guest `g`'s devices' IOMMU mappings of guest frames `frames`, derived from its EPT: the same host
+ * frame, with the rights the EPT entry gives the guest's CPU (`iommuRightsOfEpt`), unmapped where
+ * EPT maps nothing. A device then cannot write what the guest's CPU cannot write without the
+ * hypervisor seeing it.
+ */
+export const deriveIommuFromEpt = (h: HostMachine, g: number, frames: readonly number[]): HostMachine => {
+  const rids = assignedRids(h, g);
+  const roots = [
+    ...new Set(
+      hostIo(h)
+        .iommu.domains.filter((x) => rids.includes(x.rid))
+        .map((x) => x.root),
+    ),
+  ];
+  let memory = h.memory;
+  for (const root of roots)
+    for (const f of frames) {
+      const e = guestEptLeaf(h, g, f * PAGE_SIZE);
+      memory = mapIova(
+        memory,
+        root * PAGE_SIZE,
+        f * PAGE_SIZE,
+        e === undefined ? 0 : e & EPT_BITS.FRAME,
+        e === undefined ? 0 : iommuRightsOfEpt(e),
+      );
+    }
+  return memory === h.memory ? h : { ...h, memory };
+};
+
+/**
+ * Keep guest `g`'s frames `frames` read-only in its EPT (R and X, no W), derive its devices'
+ * mappings of them from EPT (read-only too), and drop the guest's cached translations (INVEPT:
+ * the real TLB may hold writable ones).
+ */
+export const writeProtectInEpt = (d: Design, h: HostMachine, g: number, frames: readonly number[]): HostMachine => {
+  const root = h.guests[g]!.eptRoot * PAGE_SIZE;
+  let memory = h.memory;
+  for (const f of frames) memory = setEptRights(memory, root, f * PAGE_SIZE, EPT_BITS.R | EPT_BITS.X);
+  const h1 = deriveIommuFromEpt({ ...h, memory }, g, frames);
+  return { ...h1, tlb: tlbFlushTag(h1.tlb, d.tag(h1, g)) };
+};
+
+/**
+ * The hypervisor's answer to a DMA fault on a page it write-tracks: it records the fault, then
+ * completes the transfer itself (the reference completion on the guest's view, from before the
+ * device ran: the word lands, the engine is DONE, the MSI is raised), so the guest sees what bare
+ * metal shows while every device write still passes through the hypervisor. (PCIe page requests,
+ * VT-d §7.5, let a device retry after the host resolves its fault; the model folds the retry into
+ * the handler.)
+ */
+export const serviceDmaFault = (
+  d: Design,
+  h: HostMachine,
+  entry: Extract<HypervisorEntry, { kind: 'exit' }>,
+): HostMachine => {
+  const exit = entry.exit;
+  if (exit.reason !== 'device-interrupt' || !exit.blocked) return h;
+  const rid = assignedRids(h, h.current)[exit.device];
+  const io = hostIo(entry.before);
+  const logged =
+    rid === undefined
+      ? entry.before
+      : {
+          ...entry.before,
+          io: {
+            ...io,
+            iommu: {
+              ...io.iommu,
+              faults: [
+                ...hostIo(h).iommu.faults,
+                { kind: 'dma' as const, rid, address: exit.blocked.address, write: exit.blocked.write },
+              ],
+            },
+          },
+        };
+  return emulate(d, { ...logged, tlb: h.tlb }, entry.op).host;
+};
+
+// ---------------------------------------------------------------------------------------------
 // A design from its axes.
 
 /** The standard handler: emulate what trapped, keep the MMU in sync, fill the shadow after a hidden fault. */
@@ -412,7 +504,13 @@ export const standardHandle =
   (h: HostMachine, entry: HypervisorEntry): HostMachine => {
     const d = dref();
     if (entry.kind === 'call') return emulate(d, h, entry.op).host;
-    if (entry.exit.reason === 'device-interrupt') return deviceInterrupt(d, h, entry.exit);
+    if (entry.exit.reason === 'device-interrupt') {
+      const b = entry.exit.blocked;
+      // A device write the IOMMU refused on a page the hypervisor write-tracks: it completes it.
+      if (d.axes.mmu === 'nested' && b?.write && writeTrackedInEpt(h, h.current, b.address))
+        return serviceDmaFault(d, h, entry);
+      return deviceInterrupt(d, h, entry.exit);
+    }
     let out: HostMachine;
     if (entry.phase === 'boundary') out = injectPending(d, h);
     // Restart the operation by emulation from before it ran, but keep what the real CPU did to the
@@ -459,6 +557,8 @@ export const composeDesign = (spec: DesignSpec): Design => {
       }
       h = initIo(axes, h);
       if (self.network && h.net) h = self.network.init(self, h);
+      if (axes.mmu === 'nested' && self.readOnlyInEpt)
+        for (const ctx of h.guests) h = writeProtectInEpt(self, h, ctx.id, self.readOnlyInEpt(h, ctx.id));
       return { ...h, cpu: self.load(h, h.current, h.guests[h.current]!.vcpu) };
     },
     hardware: (h) => {
