@@ -3,7 +3,10 @@
  * hypervisor keeps every real resource: no guest-reachable translation (real TLB entry, shadow
  * entry, EPT entry) reaches a frame the guest does not own; the hardware running a guest (its own
  * code, its device's DMA) never changes hypervisor frames or another guest's, nor a frame of its
- * own that the design keeps read-only in EPT (only the hypervisor may change those); the guest never runs at real ring 0 in root mode; real interrupts cannot be kept from
+ * own that the design keeps read-only in EPT (only the hypervisor may change those); whoever wrote
+ * it, the hypervisor's handler included, every frame outside the running guest's memory that
+ * changes in its step is one of the structures the design keeps for that guest (the confused
+ * deputy); the guest never runs at real ring 0 in root mode; real interrupts cannot be kept from
  * the hypervisor, and the timer always reaches it; a device's DMA reaches only its owner's memory
  * and its interrupt only its owner (properties/devices.ts).
  *
@@ -202,6 +205,14 @@ const checkStep = (d: Design, s: TraceStep): PropertyFailure | undefined => {
       );
   }
 
+  // Whoever wrote it, the hypervisor's handler included: every frame outside the running guest's
+  // own memory that changed in its step is one of the structures the design keeps for that guest
+  // (the confused deputy: a hypervisor that writes another guest's frame while serving this one).
+  const deputy = unaccountedChange(d, s.before, h, g);
+  if (deputy !== undefined)
+    return fail(
+      `while guest ${g} ran ${s.op.kind}, host frame ${hex(deputy, 5)} (${describeOwner(h, deputy)}) changed, and nothing the hypervisor keeps for guest ${g} accounts for it`,
+    );
   return undefined;
 };
 
@@ -223,6 +234,46 @@ const writeTrackedChange = (d: Design, a: HostMachine, b: HostMachine, g: number
   for (const f of changedFrames(a, b))
     if (f >= base && f < base + frames && writeTrackedInEpt(a, g, (f - base) * PAGE_SIZE)) return f - base;
   return undefined;
+};
+
+/**
+ * The host frames the design's records name as its structures for guest g, in either host: the
+ * shadow root and tables, the EPT root and the tables it points to, the IOMMU domains of g's
+ * devices (and of its network virtual function) and their tables, the paravirtual ring page; and
+ * under ring compression the hypervisor's own system page and its page table (they mirror the
+ * running guest's descriptor tables).
+ */
+const accountedFrames = (d: Design, hosts: readonly HostMachine[], g: number): Set<number> => {
+  const out = new Set<number>();
+  const withTables = (h: HostMachine, root: number) => {
+    out.add(root);
+    for (const [, e] of frameWords(h.memory, root)) if (e & 7) out.add(e >>> 12);
+  };
+  for (const h of hosts) {
+    const ctx = h.guests[g]!;
+    out.add(ctx.shadow.root);
+    for (const [, t] of ctx.shadow.tables) out.add(t);
+    withTables(h, ctx.eptRoot);
+    if (ctx.devices?.kind === 'ring') out.add(ctx.devices.frame);
+    const rids = new Set([...assignedRids(h, g), netVfRid(g)]);
+    for (const dom of hostIo(h).iommu.domains) if (rids.has(dom.rid)) withTables(h, dom.root);
+    if (ringCompressed(d)) {
+      out.add(HV_FRAME.SYSTEM);
+      out.add(HV_FRAME.PAGE_TABLE);
+    }
+  }
+  return out;
+};
+
+/** A frame outside guest g's memory that changed from `a` to `b` and that nothing kept for g accounts for. */
+const unaccountedChange = (d: Design, a: HostMachine, b: HostMachine, g: number): number | undefined => {
+  if (a.memory === b.memory) return undefined;
+  const base = guestBase(a.config, g);
+  const own = (f: number) => f >= base && f < base + a.config.guestGeometry.frames;
+  const outside = changedFrames(a, b).filter((f) => !own(f));
+  if (outside.length === 0) return undefined;
+  const accounted = accountedFrames(d, [a, b], g);
+  return outside.find((f) => !accounted.has(f));
 };
 
 export const resourceControl: Property = {
