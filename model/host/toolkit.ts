@@ -29,7 +29,7 @@ import {
 } from '../memory.ts';
 import { decodeNicPort } from '../nic.ts';
 import { INSTRUCTION_KINDS, type Op, type OpKind } from '../ops.ts';
-import { PTE, walk, X86_32 } from '../paging.ts';
+import { PF_ERR, PTE, walk, X86_32 } from '../paging.ts';
 import type { Cpl, Cpu, Machine } from '../state.ts';
 import { EMPTY_TLB } from '../tlb.ts';
 import type { Design, DesignAxes, HypervisorEntry } from './design.ts';
@@ -163,16 +163,71 @@ export const syncMmu = (
     else if (op?.kind === 'invlpg' && retired) h = { ...h, tlb: tlbFlushPage(h.tlb, tag, pageNumber(op.va)) };
     return h;
   }
-  const tables = new Set([...pageTableFrames(v0), ...pageTableFrames(v1)]);
-  const tablesChanged = [...tables].some((f) => f < v0.geometry.frames && !sameFrame(v0.memory, v1.memory, f));
-  if (newSpace || tablesChanged) {
+  if (newSpace) {
     h = shadowZap(d, h, g);
-    if (newSpace) h = { ...h, tlb: tlbFlushTag(h.tlb, tag) };
+    h = { ...h, tlb: tlbFlushTag(h.tlb, tag) };
+  } else if (!(c1.cr0 & CR0.PG)) {
+    // Paging off: the shadow maps guest-physical space, which no table write changes.
   } else if (op?.kind === 'invlpg' && retired) {
     h = shadowDrop(h, g, op.va);
     h = { ...h, tlb: tlbFlushPage(h.tlb, tag, pageNumber(op.va)) };
-  }
+  } else h = shadowSyncTables(h, g, v0, v1);
   return h;
+};
+
+/**
+ * Drop the shadow entries a change of the guest's paging structures made stale, and only those
+ * (KVM's shadow MMU likewise zaps the shadow pages of the guest tables written, found through its
+ * reverse maps, not every shadow page): for a changed PDE, every entry of its slot's shadow table;
+ * for a changed entry of a page table, the entry of each slot whose PDE points at that table; for
+ * a frame that became or stopped being a page table, every entry that maps it (a table's frame is
+ * mapped read-only, so that the hypervisor sees its writes). Entries the change did not touch still
+ * say what the guest's tables say, and keep serving without a fault.
+ */
+export const shadowSyncTables = (h: HostMachine, g: number, v0: Machine, v1: Machine): HostMachine => {
+  const frames = v0.geometry.frames;
+  const t0 = pageTableFrames(v0);
+  const t1 = pageTableFrames(v1);
+  const changedWords = (f: number): number[] => {
+    if (f >= frames || sameFrame(v0.memory, v1.memory, f)) return [];
+    const a = new Map(frameWords(v0.memory, f));
+    const b = new Map(frameWords(v1.memory, f));
+    return [...new Set([...a.keys(), ...b.keys()])].filter((i) => (a.get(i) ?? 0) !== (b.get(i) ?? 0));
+  };
+  const pd = (v1.cpu.cr3 & PTE.FRAME) >>> 12;
+  const pdChanged = changedWords(pd);
+  const tableWrites = [...new Set([...t0, ...t1])].map((f) => [f, changedWords(f)] as const).filter(([, w]) => w.length);
+  const retyped = [...t0, ...t1].filter((f) => t0.has(f) !== t1.has(f));
+  if (pdChanged.length === 0 && tableWrites.length === 0 && retyped.length === 0) return h;
+  const s = h.guests[g]!.shadow;
+  const shadowTable = new Map(s.tables);
+  let mem = h.memory;
+  for (const dir of pdChanged) {
+    const t = shadowTable.get(dir);
+    if (t !== undefined) mem = clearFrame(mem, t);
+  }
+  // The slots whose PDE points at a table, before or after the change.
+  const slotsOf = (table: number): number[] => {
+    const out: number[] = [];
+    for (const v of [v0, v1])
+      for (const [dir, pde] of frameWords(v.memory, pd))
+        if (pde & PTE.P && pde >>> 12 === table && !out.includes(dir)) out.push(dir);
+    return out;
+  };
+  for (const [table, words] of tableWrites)
+    for (const dir of slotsOf(table)) {
+      const t = shadowTable.get(dir);
+      if (t === undefined) continue;
+      for (const i of words) if (i < 1024) mem = writeWord(mem, t * PAGE_SIZE + i * 4, 0);
+    }
+  if (retyped.length > 0) {
+    const base = guestBase(h.config, g);
+    const hostFramesRetyped = new Set(retyped.map((f) => base + f));
+    for (const [, t] of s.tables)
+      for (const [i, e] of frameWords(mem, t))
+        if (hostFramesRetyped.has(e >>> 12)) mem = writeWord(mem, t * PAGE_SIZE + i * 4, 0);
+  }
+  return mem === h.memory ? h : { ...h, memory: mem };
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -205,7 +260,13 @@ export const shadowDrop = (h: HostMachine, g: number, va: number): HostMachine =
  * writable only if the guest allows writes, its PTE is dirty, and the frame is not one of the
  * guest's page tables (write protection, so the hypervisor sees every table write).
  */
-export const shadowFill = (d: Design, h: HostMachine, g: number, va: number): HostMachine => {
+export const shadowFill = (
+  d: Design,
+  h: HostMachine,
+  g: number,
+  va: number,
+  access?: { readonly write: boolean; readonly user: boolean },
+): HostMachine => {
   const view = guestView(d, h, g);
   const c = view.cpu;
   let gpaFrame: number;
@@ -225,6 +286,12 @@ export const shadowFill = (d: Design, h: HostMachine, g: number, va: number): Ho
     dirty = (r.path[r.path.length - 1]!.entry & PTE.D) !== 0;
   } else gpaFrame = va >>> 12;
   if (gpaFrame >= h.config.guestGeometry.frames) return h; // no guest memory there: keep trapping
+  // With the guest's CR0.WP = 0 a supervisor write to a read-only page succeeds (SDM §4.6), but the
+  // real CPU runs with WP = 1: after such a write fault, map the page writable and supervisor-only,
+  // so that user accesses still fault (KVM's shadow MMU does the same for CR0.WP = 0).
+  const supervisorWrite = access !== undefined && access.write && !access.user && !(c.cr0 & CR0.WP);
+  const grant = supervisorWrite && !(rights & PTE.RW) ? (rights & ~PTE.US) | PTE.RW : rights;
+  rights = grant;
   const writable = (rights & PTE.RW) !== 0 && dirty && !pageTableFrames(view).has(gpaFrame);
   let hh = h;
   let s = hh.guests[g]!.shadow;
@@ -522,7 +589,10 @@ export const standardHandle =
       entry.exit.vector === 14 &&
       entry.exit.address !== undefined
     )
-      out = shadowFill(d, out, out.current, entry.exit.address);
+      out = shadowFill(d, out, out.current, entry.exit.address, {
+        write: ((entry.exit.errorCode ?? 0) & PF_ERR.WR) !== 0,
+        user: ((entry.exit.errorCode ?? 0) & PF_ERR.US) !== 0,
+      });
     return out;
   };
 
