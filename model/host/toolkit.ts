@@ -196,7 +196,9 @@ export const shadowSyncTables = (h: HostMachine, g: number, v0: Machine, v1: Mac
   };
   const pd = (v1.cpu.cr3 & PTE.FRAME) >>> 12;
   const pdChanged = changedWords(pd);
-  const tableWrites = [...new Set([...t0, ...t1])].map((f) => [f, changedWords(f)] as const).filter(([, w]) => w.length);
+  const tableWrites = [...new Set([...t0, ...t1])]
+    .map((f) => [f, changedWords(f)] as const)
+    .filter(([, w]) => w.length);
   const retyped = [...t0, ...t1].filter((f) => t0.has(f) !== t1.has(f));
   if (pdChanged.length === 0 && tableWrites.length === 0 && retyped.length === 0) return h;
   const s = h.guests[g]!.shadow;
@@ -289,9 +291,8 @@ export const shadowFill = (
   // With the guest's CR0.WP = 0 a supervisor write to a read-only page succeeds (SDM §4.6), but the
   // real CPU runs with WP = 1: after such a write fault, map the page writable and supervisor-only,
   // so that user accesses still fault (KVM's shadow MMU does the same for CR0.WP = 0).
-  const supervisorWrite = access !== undefined && access.write && !access.user && !(c.cr0 & CR0.WP);
-  const grant = supervisorWrite && !(rights & PTE.RW) ? (rights & ~PTE.US) | PTE.RW : rights;
-  rights = grant;
+  const supervisorWrite = access?.write === true && !access.user && !(c.cr0 & CR0.WP);
+  if (supervisorWrite && !(rights & PTE.RW)) rights = (rights & ~PTE.US) | PTE.RW;
   const writable = (rights & PTE.RW) !== 0 && dirty && !pageTableFrames(view).has(gpaFrame);
   let hh = h;
   let s = hh.guests[g]!.shadow;
