@@ -7,9 +7,22 @@
  * measure what the bias buys.
  */
 import fc from 'fast-check';
-import { bootFrames, DEFAULT_GEOMETRY, type Geometry, linear, OP_KINDS, type Op, type OpKind } from '../model/index.ts';
-import { arbDmaTransfer } from './io.ts';
-import { arbGuestSpec, arbOp, arbOpOfKind, type GuestSpec } from './reference.ts';
+import {
+  bootFrames,
+  DEFAULT_GEOMETRY,
+  DMA_CMD,
+  DMA_PORT_BASE,
+  DMA_REG,
+  type Geometry,
+  linear,
+  OP_KINDS,
+  type Op,
+  type OpKind,
+  PAGE_SIZE,
+  systemPageLinear,
+} from '../model/index.ts';
+import { arbDmaAddress, arbDmaTransfer } from './io.ts';
+import { arbGuestSpec, arbOp, arbOpOfKind, arbPteValue, DEFAULT_KIND_WEIGHTS, type GuestSpec } from './reference.ts';
 
 /** An operation of one guest. */
 export interface ScenarioOp {
@@ -34,7 +47,19 @@ export interface ScenarioOptions {
   readonly kinds?: readonly OpKind[];
   /** Biased values (default) or uniform ones. */
   readonly values?: 'biased' | 'uniform';
+  /**
+   * Swarm testing (Groce et al., ISSTA 2012) for biased scenarios with the default kinds: in a
+   * share of the scenarios (0 to 1; default SWARM_SHARE), each operation kind and each motif is
+   * left out with probability 1/2, so that a scenario explores a few features deeply instead of
+   * every feature thinly (a trap storm needs many loads and no CR3 writes, say).
+   */
+  readonly swarm?: number;
+  /** Motifs biased scenarios draw from (default: every one of MOTIF_NAMES). */
+  readonly motifs?: readonly MotifName[];
 }
+
+/** The share of biased scenarios drawn as swarms (`ScenarioOptions.swarm`), chosen by measurement (bench/RESULTS.md). */
+export const SWARM_SHARE = 0;
 
 /** Uniform values for an operation kind: any register, any 4-aligned address, any word. */
 export const arbOpUniform = (g: Geometry, kind: OpKind): fc.Arbitrary<Op> => {
@@ -67,7 +92,125 @@ export const arbOpUniform = (g: Geometry, kind: OpKind): fc.Arbitrary<Op> => {
  * again; or mask interrupts around a timer tick. Directory slot 0's table is mapped at window page
  * (0,0), so linear(0,0,t) is the PTE of page (0,t). Every operation of a motif shrinks away on its own.
  */
-export const arbMotif = (g: Geometry): fc.Arbitrary<Op[]> => {
+export const arbMotif = (g: Geometry): fc.Arbitrary<Op[]> => arbTaggedMotif(g).map((m) => m.ops);
+
+/** Motifs by name: the unit swarm testing keeps or leaves out. */
+export const MOTIF_NAMES = [
+  'staleTranslation',
+  'maskedTick',
+  'dmaTransfer',
+  'retype',
+  'doubleFetch',
+  'inFlight',
+] as const;
+export type MotifName = (typeof MOTIF_NAMES)[number];
+
+const dmaPort = (reg: number) => DMA_PORT_BASE + reg;
+/** A driver's register write: EAX := value, OUT to the register's port. */
+const outReg = (reg: number, value: number): Op[] => [
+  { kind: 'movImm', dst: 0, imm: value >>> 0 },
+  { kind: 'out', port: dmaPort(reg) },
+];
+
+/**
+ * Histories real bugs need and no single step shows (DESIGN.md §5):
+ * - `retype`: a page used writable becomes a page table (a directory slot is pointed at its frame
+ *   through the window's view of the directory); the old mapping then writes a PTE into it, and a
+ *   page the new table maps is used (stale writable mappings across a type change);
+ * - `doubleFetch`: a transfer is started (the doorbell), then its address or data register is
+ *   rewritten before it completes (a back end that fetches the descriptor twice, Xen XSA-155);
+ * - `inFlight`: a transfer is started, then the address is changed and START written again
+ *   while the engine is busy (bare metal ignores it), and the completion comes (twice).
+ */
+const arbHistoryMotif = (
+  g: Geometry,
+  only: readonly MotifName[],
+): fc.Arbitrary<{ readonly name: MotifName; readonly ops: Op[] }> | undefined => {
+  const f = bootFrames(g);
+  const sys = systemPageLinear(g);
+  // Data pages of the window: not the two window pages that map tables, not the system page.
+  const dataPages: [number, number][] = [];
+  for (let d = 0; d < g.dirEntries; d++)
+    for (let t = 0; t < g.tableEntries; t++) if (!(d === 0 && t < 2) && linear(d, t) !== sys) dataPages.push([d, t]);
+  const word = fc.integer({ min: 0, max: g.wordsPerPage - 1 });
+  const index = fc.integer({ min: 0, max: Math.min(g.tableEntries, g.wordsPerPage) - 1 });
+  const retype = fc
+    .record({
+      page: fc.constantFrom(...dataPages),
+      slot: fc.integer({ min: Math.min(1, g.dirEntries - 1), max: g.dirEntries - 1 }),
+      pdeBits: fc.constantFrom(0x7, 0x27, 0x5, 0x3),
+      pte: arbPteValue(g),
+      i: index,
+      w: word,
+      reuse: fc.boolean(),
+    })
+    .map(({ page: [d, t], slot, pdeBits, pte, i, w, reuse }): Op[] => [
+      // The page in use, writable: a store through it (a shadow or TLB entry may now map it writable).
+      { kind: 'store', va: linear(d, t, i), src: 1 },
+      // It becomes a page table: directory slot `slot` now points at its frame.
+      { kind: 'movImm', dst: 2, imm: ((f.data(d, t) * PAGE_SIZE) | pdeBits) >>> 0 },
+      { kind: 'store', va: linear(0, 1, slot), src: 2 },
+      // The old mapping writes a PTE into it, and a page the new table maps is used.
+      { kind: 'movImm', dst: 3, imm: pte },
+      { kind: 'store', va: linear(d, t, i), src: 3 },
+      reuse ? { kind: 'store', va: linear(slot, i, w), src: 3 } : { kind: 'load', dst: 0, va: linear(slot, i, w) },
+    ]);
+  const data = fc.oneof(fc.constantFrom(0, 1, 0xdead_beef), fc.nat({ max: 0xffff_ffff }));
+  const start = (address: number, value: number, command: number): Op[] => [
+    ...outReg(DMA_REG.ADDRESS, address),
+    ...outReg(DMA_REG.DATA, value),
+    ...outReg(DMA_REG.COMMAND, command),
+  ];
+  const doubleFetch = fc
+    .record({
+      first: arbDmaAddress(g),
+      second: arbDmaAddress(g),
+      d1: data,
+      d2: data,
+      command: fc.constantFrom(DMA_CMD.START | DMA_CMD.TO_MEMORY, DMA_CMD.START),
+      rewrite: fc.constantFrom('address' as const, 'data' as const, 'both' as const),
+    })
+    .map(({ first, second, d1, d2, command, rewrite }): Op[] => [
+      ...start(first, d1, command),
+      ...(rewrite === 'data' ? [] : outReg(DMA_REG.ADDRESS, second)),
+      ...(rewrite === 'address' ? [] : outReg(DMA_REG.DATA, d2)),
+      { kind: 'dmaComplete', device: 0 },
+    ]);
+  const inFlight = fc
+    .record({ first: arbDmaAddress(g), second: arbDmaAddress(g), value: data, twice: fc.boolean() })
+    .map(({ first, second, value, twice }): Op[] => [
+      ...start(first, value, DMA_CMD.START | DMA_CMD.TO_MEMORY),
+      ...outReg(DMA_REG.ADDRESS, second),
+      ...outReg(DMA_REG.COMMAND, DMA_CMD.START | DMA_CMD.TO_MEMORY),
+      { kind: 'dmaComplete', device: 0 },
+      ...(twice ? [{ kind: 'dmaComplete', device: 0 } as Op] : []),
+    ]);
+  const all = [
+    { weight: 2, arbitrary: retype.map((ops) => ({ name: 'retype' as const, ops })) },
+    { weight: 1, arbitrary: doubleFetch.map((ops) => ({ name: 'doubleFetch' as const, ops })) },
+    { weight: 1, arbitrary: inFlight.map((ops) => ({ name: 'inFlight' as const, ops })) },
+  ].filter((_, i) => only.includes((['retype', 'doubleFetch', 'inFlight'] as const)[i]!));
+  return all.length === 0 ? undefined : fc.oneof(...all);
+};
+
+/** Motifs with their names (`arbMotif` without them). */
+export const arbTaggedMotif = (
+  g: Geometry,
+  only: readonly MotifName[] = MOTIF_NAMES,
+): fc.Arbitrary<{ readonly name: MotifName; readonly ops: Op[] }> => {
+  const listed = arbListedMotif(g, only);
+  const history = arbHistoryMotif(g, only);
+  return fc.oneof(
+    ...(listed ? [{ weight: 3, arbitrary: listed }] : []),
+    ...(history ? [{ weight: 1, arbitrary: history }] : []),
+  );
+};
+
+/** The step-level motifs (stale translation, masked tick, DMA transfer), by name. */
+const arbListedMotif = (
+  g: Geometry,
+  only: readonly MotifName[],
+): fc.Arbitrary<{ readonly name: MotifName; readonly ops: Op[] }> | undefined => {
   const t = fc.integer({ min: 2, max: Math.max(2, g.tableEntries - 1) });
   const w = fc.integer({ min: 0, max: g.wordsPerPage - 1 });
   const reg = fc.constantFrom(0 as const, 1 as const, 2 as const, 3 as const);
@@ -98,11 +241,12 @@ export const arbMotif = (g: Geometry): fc.Arbitrary<Op[]> => {
     ],
     [{ kind: 'sti' }, { kind: 'timer' }, { kind: 'hlt' }, { kind: 'timer' }],
   );
-  return fc.oneof(
-    { weight: 3, arbitrary: staleTranslation },
-    { weight: 1, arbitrary: maskedTick },
-    { weight: 2, arbitrary: arbDmaTransfer(g) },
-  );
+  const all = [
+    { weight: 3, arbitrary: staleTranslation.map((ops) => ({ name: 'staleTranslation' as const, ops })) },
+    { weight: 1, arbitrary: maskedTick.map((ops) => ({ name: 'maskedTick' as const, ops })) },
+    { weight: 2, arbitrary: arbDmaTransfer(g).map((ops) => ({ name: 'dmaTransfer' as const, ops })) },
+  ].filter((_, i) => only.includes(MOTIF_NAMES[i]!));
+  return all.length === 0 ? undefined : fc.oneof(...all);
 };
 
 /** Scenarios: guests and a sequence of runs of operations per guest. */
@@ -114,14 +258,45 @@ export const arbScenario = (o: ScenarioOptions = {}): fc.Arbitrary<Scenario> => 
   const kinds = o.kinds ?? OP_KINDS;
   const op = o.values === 'uniform' ? fc.oneof(...kinds.map((k) => arbOpUniform(g, k))) : arbOp(g, kinds);
   const plain = fc.array(op, { minLength: 1, maxLength: 4 });
-  const run =
-    o.values === 'uniform' || o.kinds !== undefined
-      ? plain
-      : fc.oneof({ weight: 4, arbitrary: plain }, { weight: 1, arbitrary: arbMotif(g) });
+  const biased = o.values !== 'uniform' && o.kinds === undefined;
+  // A run: plain operations (each its own kind's feature), or a motif (one feature by its name).
+  const motifs = o.motifs ?? MOTIF_NAMES;
+  // Runs: plain operations 8, the step-level motifs 2 (their share before the history motifs came),
+  // the history motifs 1.
+  const listed = arbListedMotif(g, motifs);
+  const history = arbHistoryMotif(g, motifs);
+  const tagged = (a: fc.Arbitrary<{ readonly name: MotifName; readonly ops: Op[] }>) =>
+    a.map((m) => ({ motif: m.name, ops: m.ops }));
+  const run: fc.Arbitrary<{ readonly motif?: MotifName; readonly ops: Op[] }> = biased
+    ? fc.oneof(
+        // (Without history motifs, 4 and 1: the same draws as before they existed.)
+        { weight: history ? 8 : 4, arbitrary: plain.map((ops) => ({ ops })) },
+        ...(listed ? [{ weight: history ? 2 : 1, arbitrary: tagged(listed) }] : []),
+        ...(history ? [{ weight: 1, arbitrary: tagged(history) }] : []),
+      )
+    : plain.map((ops) => ({ ops }));
+  // Swarm testing: the features a scenario may use (every one, outside the swarm share).
+  const share = biased ? (o.swarm ?? SWARM_SHARE) : 0;
+  const features = [...kinds.filter((k) => (DEFAULT_KIND_WEIGHTS[k] ?? 1) > 0), ...MOTIF_NAMES];
+  const swarm: fc.Arbitrary<ReadonlySet<string> | undefined> =
+    share <= 0
+      ? fc.constant(undefined)
+      : fc
+          .tuple(
+            fc.integer({ min: 0, max: 999 }),
+            fc.array(fc.boolean(), { minLength: features.length, maxLength: features.length }),
+          )
+          .map(([roll, keep]) =>
+            // Shrinks toward no swarm (roll 0 is below any share) and toward features left in.
+            roll >= share * 1000 ? undefined : new Set(features.filter((_, i) => !keep[i])),
+          );
+  const allowed = (left: ReadonlySet<string> | undefined, r: { readonly motif?: MotifName; readonly ops: Op[] }) =>
+    left === undefined ? r.ops : r.motif ? (left.has(r.motif) ? [] : r.ops) : r.ops.filter((x) => !left.has(x.kind));
   // No `chain`: guests and operations shrink independently (a guest index beyond the guests
   // that remain after shrinking folds back onto them).
   return fc
     .record({
+      swarm,
       // Guests have a DMA engine unless operation kinds were named (then they are plain machines).
       guests: fc.array(
         arbGuestSpec(g, [0, 0, 3]).map((spec) =>
@@ -134,10 +309,12 @@ export const arbScenario = (o: ScenarioOptions = {}): fc.Arbitrary<Scenario> => 
         maxLength: Math.max(1, Math.ceil(maxOps / 2)),
       }),
     })
-    .map(({ guests, runs }) => ({
+    .map(({ swarm: left, guests, runs }) => ({
       geometry: g,
       // Ring compression runs guest rings 0-2 at ring 1; generated guests start at CPL 0 or 3.
       guests,
-      ops: runs.flatMap(([guest, ops]) => ops.map((x) => ({ guest: guest % guests.length, op: x }))).slice(0, maxOps),
+      ops: runs
+        .flatMap(([guest, r]) => allowed(left, r).map((x) => ({ guest: guest % guests.length, op: x })))
+        .slice(0, maxOps),
     }));
 };

@@ -4,12 +4,69 @@
  * scenario itself (a value one operation uses may serve another) and from the boot layout's
  * landmarks the generators also aim at (the system page, a plain data page, the boot page
  * directory and a page table read as one, the MSI vectors, frames to each card, to everyone and
- * to nobody), never from the failure at hand.
+ * to nobody), and, for an address, the others that reach the same word in its guest's boot machine
+ * or just before it (aliases); never from the failure at hand.
  */
 import type { Scenario } from '../generators/host.ts';
 import { MSI_VECTORS } from '../generators/io.ts';
 import { guestMac, UNKNOWN_MAC, WORLD_MACS } from '../generators/net.ts';
-import { BROADCAST_MAC, bootFrames, frame, linear, type Op, PAGE_SIZE, systemPageLinear } from '../model/index.ts';
+import { bootGuest } from '../generators/reference.ts';
+import {
+  BROADCAST_MAC,
+  bootFrames,
+  frame,
+  linear,
+  type Machine,
+  type Op,
+  PAGE_SIZE,
+  peekPhysical,
+  step,
+  systemPageLinear,
+} from '../model/index.ts';
+
+/**
+ * The window's other linear addresses that reach the same physical word as `va` in machine `m`
+ * (an alias: the page directory seen through window page (0,1), a page-table word seen through
+ * (0,0), two PTEs naming one frame).
+ */
+const aliasesIn = (m: Machine, va: number): number[] => {
+  const pa = peekPhysical(m, va);
+  if (pa === undefined) return [];
+  const g = m.geometry;
+  const offset = pa & 0xfff;
+  if (offset >= g.wordsPerPage * 4) return [];
+  const out: number[] = [];
+  for (let d = 0; d < g.dirEntries; d++)
+    for (let t = 0; t < g.tableEntries; t++) {
+      const page = linear(d, t);
+      const at = peekPhysical(m, page);
+      if (at !== undefined && at >>> 12 === pa >>> 12 && (page | offset) >>> 0 !== va >>> 0)
+        out.push((page | offset) >>> 0);
+    }
+  return out;
+};
+
+/**
+ * For each operation with a linear address, the addresses that reach the same word in its guest's
+ * boot machine or in the guest's bare-metal state just before it: the shrinker may use one where
+ * an operation that only built a mapping can then go.
+ */
+const addressAliases = (s: Scenario): Map<number, number[]> => {
+  const out = new Map<number, number[]>();
+  if (!s.ops.some(({ op }) => 'va' in op)) return out;
+  const boot = s.guests.map((spec) => bootGuest(spec, s.geometry));
+  const now = boot.slice();
+  s.ops.forEach(({ guest, op }, i) => {
+    const m = now[guest];
+    if (!m) return;
+    if ('va' in op) {
+      const found = [...new Set([...aliasesIn(boot[guest]!, op.va), ...aliasesIn(m, op.va)])];
+      if (found.length > 0) out.set(i, found);
+    }
+    now[guest] = step(m, op).machine;
+  });
+  return out;
+};
 
 /** Operand fields whose values may be exchanged; register numbers and device indexes are not values. */
 const VALUE_FIELDS: ReadonlySet<string> = new Set([
@@ -66,6 +123,14 @@ const candidatePools = (s: Scenario): { readonly operands: Map<string, number[]>
  */
 export function* scenarioVariants(s: Scenario): Generator<Scenario> {
   const { operands, regs } = candidatePools(s);
+  // An address by another that reaches the same word, first: the cheapest way past a mapping built by hand.
+  const aliases = addressAliases(s);
+  for (let i = s.ops.length - 1; i >= 0; i--) {
+    const { guest, op } = s.ops[i]!;
+    if (!('va' in op)) continue;
+    for (const va of aliases.get(i) ?? [])
+      yield { ...s, ops: s.ops.map((o, j) => (j === i ? { guest, op: { ...op, va } as Op } : o)) };
+  }
   for (let i = s.ops.length - 1; i >= 0; i--) {
     const { guest, op } = s.ops[i]!;
     for (const [field, v] of Object.entries(op)) {

@@ -1,0 +1,117 @@
+/**
+ * What a generation technique buys, measured on the mutant catalog: for each machine-level mutant
+ * that draws the default scenarios, and each seed, the scenarios `check` generates until the
+ * first one the mutant fails (its own property, counted only where the correct base passes the
+ * same scenario, as `hyperprop mutants` counts), without shrinking. Variants differ only in the
+ * scenario options: the history motifs left out or in, and the share of swarm scenarios (Groce et
+ * al., ISSTA 2012).
+ *
+ *   npx tsx bench/generation.ts [--seeds 20] [--runs 5000] [--variants base,motifs,swarm25,swarm50,swarm100]
+ *     [--mutants a,b] [--json FILE]
+ */
+import { writeFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { MOTIF_NAMES, type MotifName, type ScenarioOptions } from '../generators/host.ts';
+import { PRESETS } from '../model/designs/presets.ts';
+import { MUTANTS } from '../mutants/catalog.ts';
+import { distinguishingFailure, scenarioArbitrary } from '../properties/check.ts';
+import type { PropertyName } from '../properties/property.ts';
+
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const seeds = Number(arg('seeds') ?? 20);
+const runs = Number(arg('runs') ?? 5000);
+const OLD_MOTIFS: readonly MotifName[] = ['staleTranslation', 'maskedTick', 'dmaTransfer'];
+
+/** The variants by name: scenario options. */
+const VARIANTS: Readonly<Record<string, ScenarioOptions>> = {
+  /** The generator before this work: the three old motifs, no swarm. */
+  base: { motifs: OLD_MOTIFS, swarm: 0 },
+  /** The history motifs added. */
+  motifs: { motifs: MOTIF_NAMES, swarm: 0 },
+  swarm25: { motifs: MOTIF_NAMES, swarm: 0.25 },
+  swarm50: { motifs: MOTIF_NAMES, swarm: 0.5 },
+  swarm100: { motifs: MOTIF_NAMES, swarm: 1 },
+};
+const names = (arg('variants') ?? Object.keys(VARIANTS).join(',')).split(',');
+for (const n of names) if (!VARIANTS[n]) throw new Error(`unknown variant '${n}'`);
+const only = arg('mutants')?.split(',');
+
+const mutants = MUTANTS.filter(
+  (m) => m.target.level === 'machine' && !m.target.scenarios && (!only || only.includes(m.name)),
+);
+
+/** Scenarios to the first distinguishing failure, or undefined when none within the budget. */
+const toDetection = (m: (typeof mutants)[number], options: ScenarioOptions, seed: number): number | undefined => {
+  if (m.target.level !== 'machine') return undefined;
+  const design = m.target.design;
+  const base = PRESETS[m.base];
+  const property = m.property as PropertyName;
+  let tried = 0;
+  let found: number | undefined;
+  fc.check(
+    fc.property(scenarioArbitrary(property, options), (s) => {
+      tried++;
+      if (found !== undefined) return true;
+      if (distinguishingFailure(design, property, s, base) === undefined) return true;
+      found = tried;
+      return false;
+    }),
+    { seed, numRuns: runs, endOnFailure: true },
+  );
+  return found;
+};
+
+const median = (xs: readonly number[]): number => {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+const results: Record<string, Record<string, (number | null)[]>> = {};
+const t0 = performance.now();
+for (const m of mutants) {
+  results[m.name] = {};
+  for (const v of names) {
+    const row: (number | null)[] = [];
+    for (let seed = 1; seed <= seeds; seed++) row.push(toDetection(m, VARIANTS[v]!, seed) ?? null);
+    results[m.name]![v] = row;
+  }
+  process.stderr.write('.');
+}
+process.stderr.write('\n');
+
+// Unkilled seeds count as the budget (a lower bound), so a median is never flattered by leaving them out.
+const med = (xs: readonly (number | null)[]) => median(xs.map((x) => x ?? runs));
+const header = ['mutant', ...names.map((v) => `${v} (kills, median)`)];
+const rows = mutants.map((m) => [
+  m.name,
+  ...names.map((v) => {
+    const xs = results[m.name]![v]!;
+    return `${xs.filter((x) => x !== null).length}/${seeds}  ${med(xs)}`;
+  }),
+]);
+const summary = [
+  'median of medians',
+  ...names.map((v) => String(median(mutants.map((m) => med(results[m.name]![v]!))))),
+];
+const total = [
+  'scenarios summed over mutants and seeds',
+  ...names.map((v) =>
+    String(mutants.reduce((a, m) => a + results[m.name]![v]!.reduce<number>((b, x) => b + (x ?? runs), 0), 0)),
+  ),
+];
+const widths = header.map((h, i) => Math.max(h.length, ...[...rows, summary, total].map((r) => r[i]!.length)));
+const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+console.log(line(header));
+for (const r of rows) console.log(line(r));
+console.log(line(summary));
+console.log(line(total));
+console.log(
+  `\n${mutants.length} mutants x ${seeds} seeds, budget ${runs} scenarios; ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+);
+const json = arg('json');
+if (json) writeFileSync(json, JSON.stringify({ seeds, runs, variants: VARIANTS, results }, null, 2));
