@@ -3,6 +3,7 @@
  * here with one import.
  */
 import { CPU_MUTANTS } from './cpu.ts';
+import { EFFICIENCY_MUTANTS } from './efficiency.ts';
 import { IO_MUTANTS } from './io.ts';
 import { MMU_MUTANTS } from './mmu.ts';
 import type { Mutant } from './mutant.ts';
@@ -16,6 +17,7 @@ export const MUTANTS: readonly Mutant[] = Object.freeze([
   ...MMU_MUTANTS,
   ...TLB_MUTANTS,
   ...IO_MUTANTS,
+  ...EFFICIENCY_MUTANTS,
   ...NETWORK_MUTANTS,
   ...SYSCALL_MUTANTS,
 ]);

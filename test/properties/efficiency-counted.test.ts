@@ -6,7 +6,7 @@
  * write-protected after it stopped being a page table, an EPT entry never installed after its
  * violation, and an I/O bitmap that intercepts an assigned device's ports. Before counting, the
  * property excused every hidden #PF and EPT violation and looked at innocuous operations only, so
- * all four passed. The expected steps come from the shadow-paging rules by hand: a boot PTE has
+ * all four passed. (The four are catalog mutants, mutants/efficiency.ts.) The expected steps come from the shadow-paging rules by hand: a boot PTE has
  * neither A nor D (generators/reference.ts plainGuestSpec), so the first store to a page is a
  * hidden fault the hypervisor emulates (setting A and D) before it fills a writable entry.
  */
@@ -16,25 +16,24 @@ import {
   DEFAULT_GEOMETRY,
   type Design,
   EPT_BITS,
-  ept,
-  guestBase,
-  type HostMachine,
-  type HypervisorEntry,
   linear,
   type Op,
   PAGE_SIZE,
   PRESETS,
-  PTE,
   passthrough,
-  readWord,
   type Scenario,
   setEptRights,
   shadow,
   standardHandle,
-  writeWord,
 } from 'hyperprop';
 import { describe, expect, it } from 'vitest';
 import { type GuestSpec, plainGuestSpec } from '../../generators/reference.ts';
+import {
+  eptEntryNeverInstalled,
+  passthroughIoBitmapIntercepts,
+  shadowFillsReadOnly,
+  shadowStickyWriteProtection,
+} from '../../mutants/efficiency.ts';
 
 const g = DEFAULT_GEOMETRY;
 const plain = (patch: Partial<GuestSpec> = {}): GuestSpec => ({ ...plainGuestSpec(g), ...patch });
@@ -44,55 +43,10 @@ const scenario = (guests: GuestSpec[], ...ops: [number, Op][]): Scenario => ({
   ops: ops.map(([guest, op]) => ({ guest, op })),
 });
 
-/** The standard handler, then `patch` applied to the shadow entry a hidden fault just filled. */
-const afterFill =
-  (self: () => Design, patch: (h: HostMachine, pte: number) => number) =>
-  (h: HostMachine, entry: HypervisorEntry): HostMachine => {
-    const out = standardHandle(self)(h, entry);
-    if (entry.kind !== 'exit' || entry.exit.reason !== 'exception' || entry.exit.vector !== 14) return out;
-    const va = entry.exit.address!;
-    const table = out.guests[out.current]!.shadow.tables.find(([dir]) => dir === va >>> 22)?.[1];
-    if (table === undefined) return out;
-    const at = table * PAGE_SIZE + ((va >>> 12) & 0x3ff) * 4;
-    const pte = readWord(out.memory, at);
-    return pte & PTE.P ? { ...out, memory: writeWord(out.memory, at, patch(out, pte) >>> 0) } : out;
-  };
-
-/** Shadow paging whose fill never grants write: every store to a page traps and is emulated. */
-const fillsReadOnly: Design = composeDesign({
-  ...shadow,
-  name: 'shadow-fills-read-only',
-  description: 'shadow entries are always read-only',
-  handle: afterFill(
-    () => fillsReadOnly,
-    (_h, pte) => pte & ~PTE.RW,
-  ),
-});
-
-/** Shadow paging that write-protects the boot page-table frames (1..4) for good, tables or not. */
-const stickyProtection: Design = composeDesign({
-  ...shadow,
-  name: 'shadow-sticky-write-protection',
-  description: "shadow entries of the boot tables' frames stay read-only after they stop being tables",
-  handle: afterFill(
-    () => stickyProtection,
-    (h, pte) => {
-      const frame = (pte >>> 12) - guestBase(h.config, h.current);
-      return frame >= 1 && frame <= g.dirEntries ? pte & ~PTE.RW : pte;
-    },
-  ),
-});
-
-/** EPT with guest frame 11 left unmapped: every access exits and is emulated, the entry never installed. */
-const lazyEptNeverFilled: Design = composeDesign({
-  ...ept,
-  name: 'ept-never-filled',
-  description: 'guest frame 11 stays unmapped in EPT, its accesses emulated one by one',
-  init: (h0) => {
-    const h = ept.init(h0);
-    return { ...h, memory: setEptRights(h.memory, h.guests[0]!.eptRoot * PAGE_SIZE, 11 * PAGE_SIZE, 0) };
-  },
-});
+const fillsReadOnly = shadowFillsReadOnly;
+const stickyProtection = shadowStickyWriteProtection;
+const lazyEptNeverFilled = eptEntryNeverInstalled;
+const bitmapInterceptsDevice = passthroughIoBitmapIntercepts;
 
 /** The same, but installing the entry at the first violation (lazy EPT population): correct. */
 const lazyEpt: Design = composeDesign({
@@ -104,24 +58,6 @@ const lazyEpt: Design = composeDesign({
     if (entry.kind !== 'exit' || entry.exit.reason !== 'ept-violation') return out;
     const root = out.guests[out.current]!.eptRoot * PAGE_SIZE;
     return { ...out, memory: setEptRights(out.memory, root, entry.exit.address, EPT_BITS.R | EPT_BITS.W | EPT_BITS.X) };
-  },
-});
-
-/** Passthrough whose I/O bitmap intercepts every port, the assigned device's included. */
-const bitmapInterceptsDevice: Design = composeDesign({
-  ...passthrough,
-  name: 'passthrough-bitmap-intercepts-device',
-  description: 'IN/OUT to the assigned device exit and are emulated',
-  hardware: (h) => {
-    const hw = passthrough.hardware(h);
-    const base = hw.exits?.instruction;
-    return {
-      ...hw,
-      exits: {
-        ...hw.exits,
-        instruction: (op, cpu) => op.kind === 'in' || op.kind === 'out' || (base?.(op, cpu) ?? false),
-      },
-    };
   },
 });
 
