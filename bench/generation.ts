@@ -6,7 +6,7 @@
  * scenario options: the history motifs left out or in, and the share of swarm scenarios (Groce et
  * al., ISSTA 2012).
  *
- *   npx tsx bench/generation.ts [--seeds 20] [--runs 5000] [--variants base,motifs,swarm25,swarm50,swarm100]
+ *   npx tsx bench/generation.ts [--seeds 20] [--runs 5000] [--variants base,motifs,hist25,hist50,swarm25,swarm50,swarm100]
  *     [--mutants a,b] [--json FILE]
  */
 import { writeFileSync } from 'node:fs';
@@ -29,11 +29,16 @@ const OLD_MOTIFS: readonly MotifName[] = ['staleTranslation', 'maskedTick', 'dma
 const VARIANTS: Readonly<Record<string, ScenarioOptions>> = {
   /** The generator before this work: the three old motifs, no swarm. */
   base: { motifs: OLD_MOTIFS, swarm: 0 },
-  /** The history motifs added. */
-  motifs: { motifs: MOTIF_NAMES, swarm: 0 },
-  swarm25: { motifs: MOTIF_NAMES, swarm: 0.25 },
-  swarm50: { motifs: MOTIF_NAMES, swarm: 0.5 },
-  swarm100: { motifs: MOTIF_NAMES, swarm: 1 },
+  /** The history motifs added, in every scenario. */
+  motifs: { motifs: MOTIF_NAMES, swarm: 0, histories: 1 },
+  /** ... in none, a quarter, a half of the scenarios (none: the old distribution, drawn differently). */
+  hist0: { motifs: MOTIF_NAMES, swarm: 0, histories: 0 },
+  hist25: { motifs: MOTIF_NAMES, swarm: 0, histories: 0.25 },
+  hist50: { motifs: MOTIF_NAMES, swarm: 0, histories: 0.5 },
+  /** Swarm testing on top of the history motifs in half the scenarios. */
+  swarm25: { motifs: MOTIF_NAMES, swarm: 0.25, histories: 0.5 },
+  swarm50: { motifs: MOTIF_NAMES, swarm: 0.5, histories: 0.5 },
+  swarm100: { motifs: MOTIF_NAMES, swarm: 1, histories: 0.5 },
 };
 const names = (arg('variants') ?? Object.keys(VARIANTS).join(',')).split(',');
 for (const n of names) if (!VARIANTS[n]) throw new Error(`unknown variant '${n}'`);

@@ -56,7 +56,19 @@ export interface ScenarioOptions {
   readonly swarm?: number;
   /** Motifs biased scenarios draw from (default: every one of MOTIF_NAMES). */
   readonly motifs?: readonly MotifName[];
+  /**
+   * The share of biased scenarios (0 to 1; default HISTORY_SHARE) that draw the history motifs
+   * (`retype`, `retire`, `doubleFetch`, `inFlight`); the others leave them out, as a swarm leaves a feature
+   * out, so that their long runs do not crowd out the step-level ones everywhere.
+   */
+  readonly histories?: number;
 }
+
+/** The history motifs (`ScenarioOptions.histories`). */
+export const HISTORY_MOTIFS: readonly MotifName[] = ['retype', 'retire', 'doubleFetch', 'inFlight'];
+
+/** The share of biased scenarios that draw the history motifs, chosen by measurement (bench/RESULTS.md). */
+export const HISTORY_SHARE = 0.5;
 
 /** The share of biased scenarios drawn as swarms (`ScenarioOptions.swarm`), chosen by measurement (bench/RESULTS.md). */
 export const SWARM_SHARE = 0;
@@ -100,6 +112,7 @@ export const MOTIF_NAMES = [
   'maskedTick',
   'dmaTransfer',
   'retype',
+  'retire',
   'doubleFetch',
   'inFlight',
 ] as const;
@@ -117,6 +130,10 @@ const outReg = (reg: number, value: number): Op[] => [
  * - `retype`: a page used writable becomes a page table (a directory slot is pointed at its frame
  *   through the window's view of the directory); the old mapping then writes a PTE into it, and a
  *   page the new table maps is used (stale writable mappings across a type change);
+ * - `retire`: the reverse: the guest maps one of its page tables as a page (window page (0,t)),
+ *   writes the table through it, then frees the table (its directory slot cleared or pointed
+ *   elsewhere) and writes the page, now ordinary memory, twice (write protection that outlives a
+ *   page table);
  * - `doubleFetch`: a transfer is started (the doorbell), then its address or data register is
  *   rewritten before it completes (a back end that fetches the descriptor twice, Xen XSA-155);
  * - `inFlight`: a transfer is started, then the address is changed and START written again
@@ -155,6 +172,27 @@ const arbHistoryMotif = (
       { kind: 'store', va: linear(d, t, i), src: 3 },
       reuse ? { kind: 'store', va: linear(slot, i, w), src: 3 } : { kind: 'load', dst: 0, va: linear(slot, i, w) },
     ]);
+  const windowPage = fc.integer({ min: Math.min(2, g.tableEntries - 1), max: g.tableEntries - 1 });
+  const retire = fc
+    .record({
+      slot: fc.integer({ min: Math.min(1, g.dirEntries - 1), max: g.dirEntries - 1 }),
+      t: windowPage,
+      w: word,
+      bits: fc.constantFrom(0x7, 0x3, 0x27, 0x67),
+      freed: fc.oneof(fc.constant(0), arbPteValue(g)),
+    })
+    .map(({ slot, t, w, bits, freed }): Op[] => [
+      // Window page (0,t) maps the page table of `slot` (its PTE is word t of page table 0).
+      { kind: 'movImm', dst: 2, imm: ((f.pageTable(slot) * PAGE_SIZE) | bits) >>> 0 },
+      { kind: 'store', va: linear(0, 0, t), src: 2 },
+      // A write to the table through it, then the table is freed: the slot cleared or pointed elsewhere.
+      { kind: 'store', va: linear(0, t, w), src: 1 },
+      { kind: 'movImm', dst: 3, imm: freed },
+      { kind: 'store', va: linear(0, 1, slot), src: 3 },
+      // The page, ordinary memory now, written twice.
+      { kind: 'store', va: linear(0, t, w), src: 1 },
+      { kind: 'store', va: linear(0, t, w), src: 3 },
+    ]);
   const data = fc.oneof(fc.constantFrom(0, 1, 0xdead_beef), fc.nat({ max: 0xffff_ffff }));
   const start = (address: number, value: number, command: number): Op[] => [
     ...outReg(DMA_REG.ADDRESS, address),
@@ -187,9 +225,10 @@ const arbHistoryMotif = (
     ]);
   const all = [
     { weight: 2, arbitrary: retype.map((ops) => ({ name: 'retype' as const, ops })) },
+    { weight: 1, arbitrary: retire.map((ops) => ({ name: 'retire' as const, ops })) },
     { weight: 1, arbitrary: doubleFetch.map((ops) => ({ name: 'doubleFetch' as const, ops })) },
     { weight: 1, arbitrary: inFlight.map((ops) => ({ name: 'inFlight' as const, ops })) },
-  ].filter((_, i) => only.includes((['retype', 'doubleFetch', 'inFlight'] as const)[i]!));
+  ].filter((_, i) => only.includes(HISTORY_MOTIFS[i]!));
   return all.length === 0 ? undefined : fc.oneof(...all);
 };
 
@@ -287,16 +326,27 @@ export const arbScenario = (o: ScenarioOptions = {}): fc.Arbitrary<Scenario> => 
             fc.array(fc.boolean(), { minLength: features.length, maxLength: features.length }),
           )
           .map(([roll, keep]) =>
-            // Shrinks toward no swarm (roll 0 is below any share) and toward features left in.
+            // Shrinks toward a swarm (roll 0) that leaves every feature out (false): fewer operations.
             roll >= share * 1000 ? undefined : new Set(features.filter((_, i) => !keep[i])),
           );
+  // The history motifs, in a share of the scenarios; shrinks toward leaving them out.
+  const historyShare = o.histories ?? HISTORY_SHARE;
+  const historyOff: fc.Arbitrary<boolean> =
+    history && historyShare < 1
+      ? fc.integer({ min: 0, max: 999 }).map((roll) => roll < (1 - historyShare) * 1000)
+      : fc.constant(false);
+  const leftOut = fc
+    .tuple(swarm, historyOff)
+    .map(([left, off]): ReadonlySet<string> | undefined =>
+      off ? new Set([...(left ?? []), ...HISTORY_MOTIFS]) : left,
+    );
   const allowed = (left: ReadonlySet<string> | undefined, r: { readonly motif?: MotifName; readonly ops: Op[] }) =>
     left === undefined ? r.ops : r.motif ? (left.has(r.motif) ? [] : r.ops) : r.ops.filter((x) => !left.has(x.kind));
   // No `chain`: guests and operations shrink independently (a guest index beyond the guests
   // that remain after shrinking folds back onto them).
   return fc
     .record({
-      swarm,
+      leftOut,
       // Guests have a DMA engine unless operation kinds were named (then they are plain machines).
       guests: fc.array(
         arbGuestSpec(g, [0, 0, 3]).map((spec) =>
@@ -309,7 +359,7 @@ export const arbScenario = (o: ScenarioOptions = {}): fc.Arbitrary<Scenario> => 
         maxLength: Math.max(1, Math.ceil(maxOps / 2)),
       }),
     })
-    .map(({ swarm: left, guests, runs }) => ({
+    .map(({ leftOut: left, guests, runs }) => ({
       geometry: g,
       // Ring compression runs guest rings 0-2 at ring 1; generated guests start at CPL 0 or 3.
       guests,

@@ -40,6 +40,22 @@ describe('history motifs', () => {
     }
   });
 
+  it('retire: a page table mapped as a page and written, freed, then written as data twice', () => {
+    const runs = sample('retire');
+    expect(runs.length).toBeGreaterThan(5);
+    for (const ops of runs) {
+      const [value, mapIt, , , free, once, twice] = ops as Extract<Op, { kind: 'movImm' | 'store' }>[];
+      // Word t >= 2 of page table 0 (window page (0,0)) maps window page (0,t) onto a slot's table, frame 1 + slot.
+      const t = ((mapIt as Extract<Op, { kind: 'store' }>).va & 0xfff) / 4;
+      expect(t).toBeGreaterThanOrEqual(2);
+      const slot = ((free as Extract<Op, { kind: 'store' }>).va & 0xfff) / 4;
+      expect((free as Extract<Op, { kind: 'store' }>).va >>> 12).toBe(1);
+      expect((value as Extract<Op, { kind: 'movImm' }>).imm >>> 12).toBe(1 + slot);
+      expect((once as Extract<Op, { kind: 'store' }>).va >>> 12).toBe(t);
+      expect((twice as Extract<Op, { kind: 'store' }>).va).toBe((once as Extract<Op, { kind: 'store' }>).va);
+    }
+  });
+
   it('doubleFetch: START, then ADDRESS or DATA rewritten, then the completion', () => {
     for (const ops of sample('doubleFetch')) {
       const outs = ops.filter((o) => o.kind === 'out').map((o) => (o as Extract<Op, { kind: 'out' }>).port);
