@@ -9,6 +9,7 @@ import { type Command, Option } from 'commander';
 import { MUTANTS } from '../mutants/catalog.ts';
 import type { Mutant } from '../mutants/mutant.ts';
 import { type MutantOutcome, runMutant } from '../mutants/run.ts';
+import { UNSEEN } from '../mutants/unseen-catalog.ts';
 import { EXIT, intOption } from './check.ts';
 import { UsageError } from './designs.ts';
 import { runInWorkers } from './pool.ts';
@@ -23,6 +24,7 @@ interface MutantsOptions {
   output?: string;
   verbose: boolean;
   list: boolean;
+  unseen: boolean;
   progress: boolean;
 }
 
@@ -128,7 +130,7 @@ export const registerMutants = (program: Command): void => {
     .description(
       'run the mutant catalog (or the named mutants) against the properties: what caught each, how fast, how small',
     )
-    .argument('[names...]', 'mutants to run (default: the whole catalog)')
+    .argument('[names...]', 'mutants to run (default: the whole set)')
     .option('--runs <n>', 'generated sequences per property and seed (the budget)', intOption('--runs', 1), 5000)
     .option('--seed <n>', 'the first seed', intOption('--seed', 0, 2 ** 31 - 1), 1)
     .option('--seeds <k>', 'seeds per mutant: seed, seed+1, ...', intOption('--seeds', 1, 10_000), 1)
@@ -136,16 +138,25 @@ export const registerMutants = (program: Command): void => {
     .addOption(new Option('--reporter <r>', 'report format').choices(['text', 'json']).default('text'))
     .option('--output <file>', 'write the report to this file instead of standard output')
     .option('--verbose', "print each mutant's first shrunk counterexample", false)
-    .option('--list', 'list the catalog and exit', false)
+    .option('--list', 'list the set and exit', false)
+    .option(
+      '--unseen',
+      'the frozen unseen set (mutants/unseen/: flaws written without reading the generators) instead of the catalog',
+      false,
+    )
     .option('--no-progress', 'no progress bar even on a terminal')
     .action(async (names: string[], o: MutantsOptions) => {
+      const set = o.unseen ? UNSEEN : MUTANTS;
+      const listing = o.unseen
+        ? '`hyperprop mutants --unseen --list` lists the unseen set'
+        : '`hyperprop mutants --list` lists the catalog';
       const chosen: Mutant[] = [];
       for (const n of names) {
-        const m = MUTANTS.find((x) => x.name === n);
-        if (!m) throw new UsageError(`unknown mutant '${n}': \`hyperprop mutants --list\` lists the catalog`);
+        const m = set.find((x) => x.name === n);
+        if (!m) throw new UsageError(`unknown mutant '${n}': ${listing}`);
         if (!chosen.includes(m)) chosen.push(m);
       }
-      const mutants = chosen.length > 0 ? chosen : [...MUTANTS];
+      const mutants = chosen.length > 0 ? chosen : [...set];
       if (o.list) {
         const w = Math.max(...mutants.map((m) => m.name.length)) + 2;
         const lines = mutants.map(
@@ -160,6 +171,7 @@ export const registerMutants = (program: Command): void => {
           name: m.name,
           seed: o.seed + i,
           runs: o.runs,
+          ...(o.unseen ? { set: 'unseen' as const } : {}),
         })),
       );
       const tty = process.stderr.isTTY === true && o.progress;
@@ -199,7 +211,18 @@ export const registerMutants = (program: Command): void => {
       );
       let text: string;
       if (o.reporter === 'json')
-        text = `${JSON.stringify({ tool: 'hyperprop', runs: o.runs, seed: o.seed, seeds: o.seeds, mutants: rows }, null, 2)}\n`;
+        text = `${JSON.stringify(
+          {
+            tool: 'hyperprop',
+            set: o.unseen ? 'unseen' : 'catalog',
+            runs: o.runs,
+            seed: o.seed,
+            seeds: o.seeds,
+            mutants: rows,
+          },
+          null,
+          2,
+        )}\n`;
       else {
         text = `${renderMutantTable(rows)}\n`;
         if (o.verbose)

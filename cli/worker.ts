@@ -6,6 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import { mutantByName } from '../mutants/catalog.ts';
 import { type MutantOutcome, runMutant } from '../mutants/run.ts';
+import { unseenMutantByName } from '../mutants/unseen-catalog.ts';
 import type { SyscallPropertyName } from '../properties/syscall/properties.ts';
 import { type LoadedDesign, loadDesign } from './designs.ts';
 import { runSyscallItem } from './syscall.ts';
@@ -23,6 +24,8 @@ export interface MutantRequest {
   readonly name: string;
   readonly seed: number;
   readonly runs: number;
+  /** Which set the mutant is in: the catalog (default) or the frozen unseen set (mutants/unseen/). */
+  readonly set?: 'catalog' | 'unseen';
 }
 /** One (design, property) item of a system-call-level design, for `hyperprop check`. */
 export interface SyscallRequest {
@@ -48,7 +51,7 @@ parentPort?.on('message', async (req: WorkerRequest) => {
       return;
     }
     if ('kind' in req) {
-      const m = mutantByName(req.name);
+      const m = req.set === 'unseen' ? unseenMutantByName(req.name) : mutantByName(req.name);
       if (!m) throw new Error(`unknown mutant '${req.name}'`);
       const result = runMutant(m, { seed: req.seed, runs: req.runs, now: () => performance.now() });
       parentPort!.postMessage({ ok: true, result } satisfies WorkerReply);

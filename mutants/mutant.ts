@@ -21,6 +21,7 @@ export type MutantArea =
   | 'interrupts'
   | 'devices'
   | 'network'
+  | 'efficiency'
   | 'containers'
   | 'api-translation';
 

@@ -72,7 +72,7 @@ export const NETWORK_MUTANTS: readonly Mutant[] = Object.freeze([
     property: 'resource-control',
     minimalLength: 1,
     minimalWhy:
-      "one transmit (OUT 0x52) whose descriptor points at a boot-time word of guest memory (EAX = 0 from the start: PDE 0, 0x00001007): its source MAC 0x00 is not the guest's 0x10 and its destination is unknown, so the accepting bridge sends it to the world carrying a MAC not the guest's own. No frame leaves without a transmit: 1",
+      "one transmit (OUT 0x52) whose descriptor points at a boot-time word of guest memory (EAX = 0x500c from the start: the GDT's kernel code descriptor, high word 0x00cf9b00): its source MAC 0x00 is not the guest's 0x10 and its destination 0xcf is unknown, so the accepting bridge sends it to the world carrying a MAC not the guest's own (a word whose destination equals its source, such as PDE 0 = 0x00001007, is filtered: the bridge has just learned that address on the sending port, IEEE 802.1D §7.7.1). No frame leaves without a transmit: 1",
     target: machine(
       withPolicy(
         ept,

@@ -4,8 +4,9 @@
  * scenario itself (a value one operation uses may serve another) and from the boot layout's
  * landmarks the generators also aim at (the system page, a plain data page, the boot page
  * directory and a page table read as one, the MSI vectors, frames to each card, to everyone and
- * to nobody), and, for an address, the others that reach the same word in its guest's boot machine
- * or just before it (aliases); never from the failure at hand.
+ * to nobody, the physical addresses of the words the boot layout's system page holds), and, for an
+ * address, the others that reach the same word in its guest's boot machine or just before it
+ * (aliases); never from the failure at hand.
  */
 import type { Scenario } from '../generators/host.ts';
 import { MSI_VECTORS } from '../generators/io.ts';
@@ -14,12 +15,14 @@ import { bootGuest } from '../generators/reference.ts';
 import {
   BROADCAST_MAC,
   bootFrames,
+  bootMachine,
   frame,
   linear,
   type Machine,
   type Op,
   PAGE_SIZE,
   peekPhysical,
+  readWord,
   step,
   systemPageLinear,
 } from '../model/index.ts';
@@ -110,6 +113,13 @@ const candidatePools = (s: Scenario): { readonly operands: Map<string, number[]>
   // CR3: the boot directory, and the slot-0 page table read as a directory.
   for (const cr3 of [f.pageDirectory * PAGE_SIZE, f.pageTable(0) * PAGE_SIZE]) add('movToCr3.value', cr3);
   for (const v of [0, ...MSI_VECTORS]) addReg(v);
+  // Physical addresses of words the boot layout already holds (the GDT's, on the system page): a
+  // register pointing at one can stand for a store that put such a word in memory first.
+  const words = bootMachine({ geometry: g }).memory;
+  for (let w = 0; w < g.wordsPerPage; w++) {
+    const pa = f.system * PAGE_SIZE + w * 4;
+    if (readWord(words, pa) !== 0) addReg(pa);
+  }
   // Frames from the world to each guest's card, to everyone, and to nobody known.
   for (const dst of [BROADCAST_MAC, ...s.guests.map((_, i) => guestMac(i)), UNKNOWN_MAC])
     add('frameIn.frame', frame(WORLD_MACS[0]!, dst));

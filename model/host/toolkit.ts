@@ -664,7 +664,14 @@ export const composeDesign = (spec: DesignSpec): Design => {
       if (op.kind === 'frameIn') return self.network?.dataPath === 'software' ? 'hypervisor' : 'native';
       if (axes.cpu !== 'binary-translation' && axes.cpu !== 'paravirtual') return 'native';
       const v = self.save(h, h.current, h.cpu, h.guests[h.current]!.vcpu);
-      return v.cpl !== 3 && NOT_INNOCUOUS.has(op.kind) ? 'hypervisor' : 'native';
+      if (v.cpl === 3) return 'native';
+      // A translator emits guest-kernel memory accesses against truncated segments, so an access to
+      // the area the hypervisor keeps at the top of the linear space faults to it and is emulated
+      // on the guest's own view (VMware's segment truncation); a PV kernel knows the area is Xen's
+      // (the PV ABI reserves it), so its loads there read it.
+      if (axes.cpu === 'binary-translation' && op.kind === 'load' && op.va >>> 22 === HV_LINEAR >>> 22)
+        return 'hypervisor';
+      return NOT_INNOCUOUS.has(op.kind) ? 'hypervisor' : 'native';
     },
     handle: standardHandle(() => self),
     afterNative: (h) => {

@@ -159,8 +159,9 @@ const WITNESSES: Record<string, Scenario> = {
     [1, { kind: 'out', port: NIC.MAC }],
     [1, { kind: 'frameIn', frame: wire(0xe0, 0x77) }],
   ),
-  // GPA 0 holds PDE 0 = 0x00001007 at boot: source MAC 0x00, destination 0x00 (unknown).
-  'ept-forged-transmits-accept': one([nic(0)], [0, { kind: 'out', port: NIC.TX }]),
+  // GPA 0x500c (system page, frame 5, word 3) holds the kernel code descriptor's high word
+  // 0x00cf9b00 at boot: source MAC 0x00, destination 0xcf (unknown: to the world).
+  'ept-forged-transmits-accept': one([nic(0, { regs: [0x500c, 0, 0, 0] })], [0, { kind: 'out', port: NIC.TX }]),
   'ept-bridge-floods-unknown-unicast': one(
     [nic(0), nic(1, { regs: [1, 0, 0, 0] })],
     [1, { kind: 'out', port: NIC.CONTROL }],

@@ -3,15 +3,16 @@
  * Linux bridge, VMware's vSwitch): the card takes in every frame; the hypervisor copies each
  * frame out of the sending guest and into each receiving guest's card model. Guest ports are
  * static entries the hypervisor configures (IEEE 802.1D static filtering entries), so a source
- * address learned from the wire never overrides them and an unknown unicast goes to the uplink
- * only. The policies are the bridge's own structure: forged transmits are dropped at the port,
+ * address learned from the wire never overrides them; every other source address is learned on the
+ * port it came in by and consulted for forwarding (a unicast to an address learned on the uplink is
+ * never sent back to it), and only an unknown unicast goes to the uplink. The policies are the bridge's own structure: forged transmits are dropped at the port,
  * a port whose guest changed its MAC is blocked (reject) or re-keyed to the new MAC (accept), and
  * promiscuous ports get copies only when the policy accepts.
  */
 import { frameSrc, isPromiscuous } from '../../nic.ts';
 import type { HostMachine } from '../machine.ts';
 import type { NetworkBackEnd } from './backend.ts';
-import { carry, type SwitchPort, switchFrame } from './forward.ts';
+import { carry, type LearnedPort, type SwitchPort, switchFrame } from './forward.ts';
 import { type BridgeEntry, type CardOwner, copied, guestWord, macChangeBlocks, policyOf, withNet } from './state.ts';
 
 /** Learned entries the bridge keeps (the oldest is forgotten first). */
@@ -34,6 +35,24 @@ const tableOf = (h: HostMachine): readonly BridgeEntry[] => (h.net?.card.kind ==
 const withTable = (h: HostMachine, table: readonly BridgeEntry[]): HostMachine =>
   withNet(h, { card: { kind: 'bridge', promiscuous: true, table } });
 
+/** Where the bridge learned each address (its dynamic entries). */
+const learnedPort =
+  (h: HostMachine): LearnedPort =>
+  (mac) =>
+    tableOf(h).find((e) => !e.static && e.mac === mac)?.port;
+
+/** Learn that `src` lives behind `port` (never over a static entry; the oldest learned entry goes first). */
+export const bridgeLearn = (h: HostMachine, src: number, port: number | 'uplink'): HostMachine => {
+  const table = tableOf(h);
+  if (table.some((e) => e.mac === src && e.static)) return h;
+  if (table.some((e) => !e.static && e.mac === src && e.port === port)) return h;
+  return withTable(h, [
+    ...table.filter((e) => e.static),
+    ...table.filter((e) => !e.static && e.mac !== src).slice(1 - BRIDGE_LEARNED_LIMIT),
+    { mac: src, port, static: false },
+  ]);
+};
+
 /** A bridge back end. */
 export const bridgeBackEnd = (o: BridgeOptions = {}): NetworkBackEnd => {
   const fetch = o.fetch ?? guestWord;
@@ -47,6 +66,15 @@ export const bridgeBackEnd = (o: BridgeOptions = {}): NetworkBackEnd => {
       mirror: nic !== undefined && policy.promiscuous === 'accept' && isPromiscuous(nic),
     }));
   };
+  const forward = (
+    d: Parameters<NetworkBackEnd['transmit']>[0],
+    h: HostMachine,
+    source: number | 'uplink',
+    f: number,
+  ) =>
+    carry(d, h, source, f, switchFrame(ports(d, h), source, f, o.floodUnknownUnicast, learnedPort(h)), {
+      byCopy: true,
+    });
   return {
     owner: o.owner ?? 'hypervisor',
     dataPath: 'software',
@@ -67,21 +95,10 @@ export const bridgeBackEnd = (o: BridgeOptions = {}): NetworkBackEnd => {
       if (f === undefined) return h0;
       const h = copied(h0);
       if (policyOf(d).forgedTransmits === 'reject' && frameSrc(f) !== h.net!.assigned[g]) return h;
-      return carry(d, h, g, f, switchFrame(ports(d, h), g, f, o.floodUnknownUnicast), { byCopy: true });
+      // Learn where the source lives (its own port), then forward.
+      return forward(d, bridgeLearn(h, frameSrc(f), g), g, f);
     },
-    receive: (d, h0, f) => {
-      // Learn where the source lives (never over a guest port's static entry).
-      const table = tableOf(h0);
-      const src = frameSrc(f);
-      const h = table.some((e) => e.mac === src && e.static)
-        ? h0
-        : withTable(h0, [
-            ...table.filter((e) => e.static),
-            ...table.filter((e) => !e.static && e.mac !== src).slice(1 - BRIDGE_LEARNED_LIMIT),
-            { mac: src, port: 'uplink', static: false },
-          ]);
-      return carry(d, h, 'uplink', f, switchFrame(ports(d, h), 'uplink', f, o.floodUnknownUnicast), { byCopy: true });
-    },
+    receive: (d, h0, f) => forward(d, bridgeLearn(h0, frameSrc(f), 'uplink'), 'uplink', f),
     configure: (d, h, g) => {
       if (policyOf(d).macChanges !== 'accept') return h;
       // Accept: the port's static entry follows the guest's new MAC (taking it over from any other port).

@@ -2,8 +2,9 @@
  * The forwarding step every network design shares once its own structure (a bridge's table, a
  * VMDq sorter's queues, an SR-IOV card's virtual-function entries) has said which MAC each guest
  * port answers to: broadcast to every other open port and the uplink; a known unicast to its port
- * (never back out of the port it came in by, IEEE 802.1D §7.7.1); an unknown unicast to the uplink
- * (or flooded, where a structure floods); and a copy to every mirroring (promiscuous) port.
+ * (never back out of the port it came in by, IEEE 802.1D §7.7.1), a learned one where it was learned;
+ * an unknown unicast to the uplink (or flooded, where a structure floods); and a copy to every
+ * mirroring (promiscuous) port.
  */
 import { BROADCAST_MAC, frameDst } from '../../nic.ts';
 import type { Design } from '../design.ts';
@@ -27,16 +28,29 @@ export interface Route {
   readonly uplink: boolean;
 }
 
-/** The route of frame `f` entering from `source` (a guest port or the uplink). */
+/**
+ * Where a learning structure last saw a source address: a guest port, the uplink, or nowhere
+ * (IEEE 802.1D §7.8 filtering database, its dynamic entries).
+ */
+export type LearnedPort = (mac: number) => number | 'uplink' | undefined;
+
+/**
+ * The route of frame `f` entering from `source` (a guest port or the uplink). A unicast whose
+ * destination no port answers to goes where `learned` last saw that address (filtered when that is
+ * the port it came in by, 802.1D §7.7.1); only an address seen nowhere is unknown (to the uplink,
+ * or flooded where a structure floods).
+ */
 export const switchFrame = (
   ports: readonly SwitchPort[],
   source: number | 'uplink',
   f: number,
   floodUnknown = false,
+  learned?: LearnedPort,
 ): Route => {
   const others = ports.filter((p) => p.port !== source && p.open);
   const dst = frameDst(f);
   const fromGuest = source !== 'uplink';
+  const seen = dst === BROADCAST_MAC || ports.some((p) => p.mac === dst) ? undefined : learned?.(dst);
   let to: readonly SwitchPort[];
   let uplink: boolean;
   if (dst === BROADCAST_MAC) {
@@ -45,6 +59,9 @@ export const switchFrame = (
   } else if (ports.some((p) => p.mac === dst)) {
     to = others.filter((p) => p.mac === dst);
     uplink = false;
+  } else if (seen !== undefined) {
+    to = seen === 'uplink' ? [] : others.filter((p) => p.port === seen);
+    uplink = seen === 'uplink' && fromGuest;
   } else {
     to = floodUnknown ? others : [];
     uplink = fromGuest;
