@@ -33,11 +33,12 @@ const dma: Op = { kind: 'dmaComplete', device: 0 };
 const LOCAL_MINIMA: readonly (readonly [string, string, Scenario])[] = [
   [
     'shadow-ignores-us',
+    // Seed 14 returned it with a first load of unmapped 0x01000000 in front; since shadow sync drops only
+    // the entries a table write made stale (model/host/toolkit.ts shadowSyncTables), that load can go.
     'seed 14: a load at ring 3 of a page an earlier ring-0 load filled, instead of the system page IRET fills',
     scenario(
       // Window page (0,0) supervisor-only: P | R/W (the generator varies these flags).
       [plain({ pteFlags: plainGuestSpec(g).pteFlags.map((f, i) => (i === 0 ? 0x3 : f)) })],
-      [0, { kind: 'load', dst: 0, va: 0x0100_0000 }],
       [0, { kind: 'load', dst: 0, va: 0 }],
       [0, { kind: 'iret', cs: 0x1b, eflags: 0 }],
       [0, { kind: 'load', dst: 0, va: 0 }],
