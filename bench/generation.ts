@@ -31,7 +31,7 @@ const VARIANTS: Readonly<Record<string, ScenarioOptions>> = {
   base: { motifs: OLD_MOTIFS, swarm: 0 },
   /** The history motifs added, in every scenario. */
   motifs: { motifs: MOTIF_NAMES, swarm: 0, histories: 1 },
-  /** ... in none, a quarter, a half of the scenarios (none: the old distribution, drawn differently). */
+  /** ... in none (the old generator), a quarter, a half of the scenarios. */
   hist0: { motifs: MOTIF_NAMES, swarm: 0, histories: 0 },
   hist25: { motifs: MOTIF_NAMES, swarm: 0, histories: 0.25 },
   hist50: { motifs: MOTIF_NAMES, swarm: 0, histories: 0.5 },

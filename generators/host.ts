@@ -58,8 +58,9 @@ export interface ScenarioOptions {
   readonly motifs?: readonly MotifName[];
   /**
    * The share of biased scenarios (0 to 1; default HISTORY_SHARE) that draw the history motifs
-   * (`retype`, `retire`, `doubleFetch`, `inFlight`); the others leave them out, as a swarm leaves a feature
-   * out, so that their long runs do not crowd out the step-level ones everywhere.
+   * (`retype`, `retire`, `doubleFetch`, `inFlight`); the others are drawn exactly as before those
+   * existed, so that their long runs do not crowd the step-level ones out of every scenario (a
+   * swarm over motif families).
    */
   readonly histories?: number;
 }
@@ -300,20 +301,22 @@ export const arbScenario = (o: ScenarioOptions = {}): fc.Arbitrary<Scenario> => 
   const biased = o.values !== 'uniform' && o.kinds === undefined;
   // A run: plain operations (each its own kind's feature), or a motif (one feature by its name).
   const motifs = o.motifs ?? MOTIF_NAMES;
-  // Runs: plain operations 8, the step-level motifs 2 (their share before the history motifs came),
-  // the history motifs 1.
   const listed = arbListedMotif(g, motifs);
   const history = arbHistoryMotif(g, motifs);
   const tagged = (a: fc.Arbitrary<{ readonly name: MotifName; readonly ops: Op[] }>) =>
     a.map((m) => ({ motif: m.name, ops: m.ops }));
-  const run: fc.Arbitrary<{ readonly motif?: MotifName; readonly ops: Op[] }> = biased
-    ? fc.oneof(
-        // (Without history motifs, 4 and 1: the same draws as before they existed.)
-        { weight: history ? 8 : 4, arbitrary: plain.map((ops) => ({ ops })) },
-        ...(listed ? [{ weight: history ? 2 : 1, arbitrary: tagged(listed) }] : []),
-        ...(history ? [{ weight: 1, arbitrary: tagged(history) }] : []),
-      )
-    : plain.map((ops) => ({ ops }));
+  type Run = { readonly motif?: MotifName; readonly ops: Op[] };
+  // Runs: plain operations 4 to the step-level motifs 1; with the history motifs, 8, 2 and 1.
+  const plainRun: fc.Arbitrary<Run> = plain.map((ops) => ({ ops }));
+  const stepRun: fc.Arbitrary<Run> = listed
+    ? fc.oneof({ weight: 4, arbitrary: plainRun }, { weight: 1, arbitrary: tagged(listed) })
+    : plainRun;
+  const historyRun: fc.Arbitrary<Run> | undefined = history
+    ? fc.oneof({ weight: 8, arbitrary: plainRun }, ...(listed ? [{ weight: 2, arbitrary: tagged(listed) }] : []), {
+        weight: 1,
+        arbitrary: tagged(history),
+      })
+    : undefined;
   // Swarm testing: the features a scenario may use (every one, outside the swarm share).
   const share = biased ? (o.swarm ?? SWARM_SHARE) : 0;
   const features = [...kinds.filter((k) => (DEFAULT_KIND_WEIGHTS[k] ?? 1) > 0), ...MOTIF_NAMES];
@@ -329,42 +332,41 @@ export const arbScenario = (o: ScenarioOptions = {}): fc.Arbitrary<Scenario> => 
             // Shrinks toward a swarm (roll 0) that leaves every feature out (false): fewer operations.
             roll >= share * 1000 ? undefined : new Set(features.filter((_, i) => !keep[i])),
           );
-  // The history motifs, in a share of the scenarios; shrinks toward leaving them out.
-  const historyShare = o.histories ?? HISTORY_SHARE;
-  const historyOff: fc.Arbitrary<boolean> =
-    history && historyShare < 1
-      ? fc.integer({ min: 0, max: 999 }).map((roll) => roll < (1 - historyShare) * 1000)
-      : fc.constant(false);
-  const leftOut = fc
-    .tuple(swarm, historyOff)
-    .map(([left, off]): ReadonlySet<string> | undefined =>
-      off ? new Set([...(left ?? []), ...HISTORY_MOTIFS]) : left,
-    );
-  const allowed = (left: ReadonlySet<string> | undefined, r: { readonly motif?: MotifName; readonly ops: Op[] }) =>
+  const allowed = (left: ReadonlySet<string> | undefined, r: Run) =>
     left === undefined ? r.ops : r.motif ? (left.has(r.motif) ? [] : r.ops) : r.ops.filter((x) => !left.has(x.kind));
   // No `chain`: guests and operations shrink independently (a guest index beyond the guests
   // that remain after shrinking folds back onto them).
-  return fc
-    .record({
-      leftOut,
-      // Guests have a DMA engine unless operation kinds were named (then they are plain machines).
-      guests: fc.array(
-        arbGuestSpec(g, [0, 0, 3]).map((spec) =>
-          o.kinds === undefined && o.values !== 'uniform' ? { ...spec, devices: 1 } : spec,
+  const scenarioOf = (run: fc.Arbitrary<Run>): fc.Arbitrary<Scenario> =>
+    fc
+      .record({
+        swarm,
+        // Guests have a DMA engine unless operation kinds were named (then they are plain machines).
+        guests: fc.array(
+          arbGuestSpec(g, [0, 0, 3]).map((spec) =>
+            o.kinds === undefined && o.values !== 'uniform' ? { ...spec, devices: 1 } : spec,
+          ),
+          { minLength: minGuests, maxLength: maxGuests },
         ),
-        { minLength: minGuests, maxLength: maxGuests },
-      ),
-      runs: fc.array(fc.tuple(fc.nat({ max: maxGuests - 1 }), run), {
-        minLength: 1,
-        maxLength: Math.max(1, Math.ceil(maxOps / 2)),
-      }),
-    })
-    .map(({ leftOut: left, guests, runs }) => ({
-      geometry: g,
-      // Ring compression runs guest rings 0-2 at ring 1; generated guests start at CPL 0 or 3.
-      guests,
-      ops: runs
-        .flatMap(([guest, r]) => allowed(left, r).map((x) => ({ guest: guest % guests.length, op: x })))
-        .slice(0, maxOps),
-    }));
+        runs: fc.array(fc.tuple(fc.nat({ max: maxGuests - 1 }), run), {
+          minLength: 1,
+          maxLength: Math.max(1, Math.ceil(maxOps / 2)),
+        }),
+      })
+      .map(({ swarm: left, guests, runs }) => ({
+        geometry: g,
+        // Ring compression runs guest rings 0-2 at ring 1; generated guests start at CPL 0 or 3.
+        guests,
+        ops: runs
+          .flatMap(([guest, r]) => allowed(left, r).map((x) => ({ guest: guest % guests.length, op: x })))
+          .slice(0, maxOps),
+      }));
+  if (!biased) return scenarioOf(plainRun);
+  // The history motifs in a share of the scenarios; the others are drawn exactly as before them.
+  const historyShare = Math.round(Math.min(1, Math.max(0, o.histories ?? HISTORY_SHARE)) * 100);
+  if (!historyRun || historyShare === 0) return scenarioOf(stepRun);
+  if (historyShare === 100) return scenarioOf(historyRun);
+  return fc.oneof(
+    { weight: 100 - historyShare, arbitrary: scenarioOf(stepRun) },
+    { weight: historyShare, arbitrary: scenarioOf(historyRun) },
+  );
 };
