@@ -6,7 +6,8 @@
  * directory and a page table read as one, the MSI vectors, frames to each card, to everyone and
  * to nobody, the physical addresses of the words the boot layout's system page holds), and, for an
  * address, the others that reach the same word in its guest's boot machine or just before it
- * (aliases); never from the failure at hand.
+ * (aliases), a plain load of it or of a candidate address in place of another access, and one page for another in every
+ * operation that uses it; never from the failure at hand.
  */
 import type { Scenario } from '../generators/host.ts';
 import { MSI_VECTORS } from '../generators/io.ts';
@@ -140,6 +141,29 @@ export function* scenarioVariants(s: Scenario): Generator<Scenario> {
     if (!('va' in op)) continue;
     for (const va of aliases.get(i) ?? [])
       yield { ...s, ops: s.ops.map((o, j) => (j === i ? { guest, op: { ...op, va } as Op } : o)) };
+    // The simplest access instead: a load, of the same address or of another the scenario or the
+    // boot layout offers (a store or SGDT may have done more than the failure needs).
+    if (op.kind !== 'load')
+      for (const va of [op.va, ...(operands.get('va') ?? []).filter((x) => x !== op.va)])
+        yield { ...s, ops: s.ops.map((o, j) => (j === i ? { guest, op: { kind: 'load', dst: 0, va } } : o)) };
+  }
+  // One page for another in every operation that uses it (offsets kept): two accesses to one page
+  // stay on one page, which a single value's change cannot do.
+  const pages = [...new Set(s.ops.flatMap(({ op }) => ('va' in op ? [op.va >>> 12] : [])))];
+  const pagesOfPool = [...new Set((operands.get('va') ?? []).map((va) => va >>> 12))];
+  for (const from of pages) {
+    if (s.ops.filter(({ op }) => 'va' in op && op.va >>> 12 === from).length < 2) continue;
+    for (const to of pagesOfPool) {
+      if (to === from) continue;
+      yield {
+        ...s,
+        ops: s.ops.map((o) =>
+          'va' in o.op && o.op.va >>> 12 === from
+            ? { guest: o.guest, op: { ...o.op, va: ((to << 12) | (o.op.va & 0xfff)) >>> 0 } as Op }
+            : o,
+        ),
+      };
+    }
   }
   for (let i = s.ops.length - 1; i >= 0; i--) {
     const { guest, op } = s.ops[i]!;
