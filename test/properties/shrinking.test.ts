@@ -67,6 +67,38 @@ const LOCAL_MINIMA: readonly (readonly [string, string, Scenario])[] = [
     ),
   ],
   [
+    'shadow-sticky-write-protection',
+    'seed 1: a store clearing directory slot 1, where the guest could boot with the slot not present',
+    scenario(
+      [plain({ regs: [0, 0, 0x2007, 0] })],
+      [0, { kind: 'store', va: 0x8, src: 2 }],
+      [0, { kind: 'store', va: 0x1004, src: 3 }],
+      [0, { kind: 'store', va: 0x2000, src: 1 }],
+      [0, { kind: 'store', va: 0x2000, src: 3 }],
+    ),
+  ],
+  [
+    'shadow-fills-read-only',
+    'seed 3: paging turned off to reach frame 0 twice, where two stores to one data page need no MOV to CR0',
+    scenario(
+      [plain()],
+      [0, { kind: 'movToCr0', value: 0x11 }],
+      [0, { kind: 'store', va: 0x0, src: 0 }],
+      [0, { kind: 'store', va: 0x8, src: 0 }],
+    ),
+  ],
+  [
+    'shadow-ignores-us',
+    'seed 13: a ring-0 store fills a read-only user page under CR0.WP = 0, where IRET fills the system page',
+    scenario(
+      // Page (3,1) user and read-only: P | U/S.
+      [plain({ wp: false, pteFlags: plainGuestSpec(g).pteFlags.map((f, i) => (i === 13 ? 0x5 : f)) })],
+      [0, { kind: 'store', va: 0x00c0_1000, src: 0 }],
+      [0, { kind: 'iret', cs: 0x1b, eflags: 0 }],
+      [0, { kind: 'store', va: 0x00c0_1000, src: 0 }],
+    ),
+  ],
+  [
     'sriov-shared-vf-domain',
     'seed 12: guest 1 boots at ring 3 and first faults to ring 0',
     scenario(
