@@ -3,8 +3,13 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   resolve: {
-    // Tests import the package by its public name, exactly as a user would.
-    alias: { hyperprop: fileURLToPath(new URL('./index.ts', import.meta.url)) },
+    // Tests import the package by its public names, exactly as a user would, from the sources
+    // (package.json's `hyperprop-source` condition; dist/ is what the packed package runs).
+    alias: [
+      { find: /^hyperprop$/, replacement: fileURLToPath(new URL('./index.ts', import.meta.url)) },
+      { find: /^hyperprop\/model$/, replacement: fileURLToPath(new URL('./model/index.ts', import.meta.url)) },
+      { find: /^hyperprop\/vitest$/, replacement: fileURLToPath(new URL('./integrations/vitest.ts', import.meta.url)) },
+    ],
   },
   test: {
     include: ['test/**/*.test.ts'],

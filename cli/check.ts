@@ -3,7 +3,7 @@
  * this shard, save what fails, and report. Exit 0 when everything held, 1 when a property failed
  * or a saved counterexample still fails, 2 on bad usage or bad input.
  */
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
@@ -12,7 +12,7 @@ import { PROPERTY_NAMES, type PropertyName } from '../properties/property.ts';
 import { SYSCALL_PROPERTY_NAMES, type SyscallPropertyName } from '../properties/syscall/properties.ts';
 import { defaultDesigns, type LoadedDesign, loadDesign, sameDesign, UsageError } from './designs.ts';
 import { runInWorkers } from './pool.ts';
-import { renderReplay } from './replay-render.ts';
+import { replayTrace } from './replay-render.ts';
 import {
   allHeld,
   type CheckReport,
@@ -23,15 +23,15 @@ import {
   summarize,
   summaryTable,
 } from './report.ts';
+import { resolveShard } from './shard.ts';
 import { isSyscallDesign, isSyscallProperty, runSyscallItem } from './syscall.ts';
-import { type ItemResult, inShard, parseShard, type RunOptions, runItem, workItems } from './work.ts';
+import { PACKAGE_VERSION } from './version.ts';
+import { type ItemResult, inShard, type RunOptions, runItem, workItems } from './work.ts';
 import type { WorkerRequest } from './worker.ts';
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
 
-const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+const VERSION: string = PACKAGE_VERSION;
 
 export const intOption =
   (name: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -74,9 +74,11 @@ interface CheckOptions {
   reporter: string;
   output?: string;
   shard?: string;
+  shardCount?: number;
   workers: number;
   progress: boolean;
   network?: boolean;
+  html?: string;
 }
 
 /** Replay the corpus files of this shard against the designs of this run. */
@@ -121,7 +123,7 @@ const replayCorpus = async (
           ...base,
           status: 'still-failing',
           divergence: failure,
-          rendering: renderReplay(design.design, scenario, failure),
+          ...replayTrace(design.design, scenario, failure, c.property),
           durationMs: performance.now() - t0,
         }
       : { ...base, status: 'fixed', durationMs: performance.now() - t0 };
@@ -167,18 +169,28 @@ export const registerCheck = (program: Command): void => {
     .option('--no-corpus', 'do not replay saved counterexamples')
     .addOption(new Option('--reporter <r>', 'report format').choices(REPORTERS as string[]).default('text'))
     .option('--output <file>', 'write the report to this file instead of standard output')
-    .option('--shard <K/N>', 'run only the K-th of N deterministic parts of the work (CI machines)')
+    .option(
+      '--shard <K/N>',
+      'run only the K-th of N deterministic parts of the work (CI machines); default: from CI_NODE_INDEX/CI_NODE_TOTAL (GitLab) or JOB_COMPLETION_INDEX (Kubernetes Indexed Job)',
+    )
+    .option(
+      '--shard-count <n>',
+      'the number of shards of a Kubernetes Indexed Job (its completions), whose JOB_COMPLETION_INDEX picks this one (or HYPERPROP_SHARD_COUNT)',
+      intOption('--shard-count', 1, 999_999),
+    )
     .option('--workers <n>', 'worker threads on this machine', intOption('--workers', 1, 64), 1)
     .option('--no-progress', 'no progress bar even on a terminal')
+    .option(
+      '--html <dir>',
+      'write a self-contained HTML page of every failure (and still-failing saved one) to this folder',
+    )
     .option(
       '--network',
       'network scenarios: 2 to 4 guests with network cards and the outside world (generators/net.ts)',
     )
     .action(async (o: CheckOptions) => {
       const t0 = performance.now();
-      const shard = o.shard === undefined ? undefined : parseShard(o.shard);
-      if (o.shard !== undefined && !shard)
-        throw new UsageError(`--shard must be K/N with 1 <= K <= N, not '${o.shard}'`);
+      const shard = resolveShard(o.shard, o.shardCount, process.env)?.shard;
       const properties: PropertyName[] = [];
       const syscallProperties: SyscallPropertyName[] = [];
       for (const p of o.property ?? [...PROPERTY_NAMES, ...SYSCALL_PROPERTY_NAMES]) {
@@ -288,6 +300,7 @@ export const registerCheck = (program: Command): void => {
           summary: summarize(corpusResults, results),
           durationMs: performance.now() - t0,
         };
+        if (o.html !== undefined) (await import('./html.ts')).writeCheckPages(o.html, report);
         const text = renderReport(report, reporter);
         if (o.output) {
           writeFileSync(o.output, text);

@@ -15,19 +15,20 @@ import type { Scenario } from '../generators/host.ts';
 import type { GuestSpec } from '../generators/reference.ts';
 import { UNMODELED_FLAGS } from '../model/bits.ts';
 import { bootFrames } from '../model/boot.ts';
+import { MAX_DEVICES } from '../model/devices.ts';
 import { type Geometry, geometryProblem } from '../model/geometry.ts';
 import { type Op, opProblem } from '../model/ops.ts';
 import type { Counterexample } from '../properties/check.ts';
 import { PROPERTY_NAMES, type PropertyFailure, type PropertyName } from '../properties/property.ts';
+import { PACKAGE_VERSION } from './version.ts';
 
 /** The file format's version: bumped when a file of the old format no longer decodes. */
 export const FORMAT_VERSION = 1;
 /** Files larger than this are refused before they are read or parsed. */
 export const MAX_COUNTEREXAMPLE_BYTES = 1024 * 1024;
 
-const PACKAGE = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 /** The model's version: the package's. A file from another version still replays (a note says so). */
-export const MODEL_VERSION: string = PACKAGE.version;
+export const MODEL_VERSION: string = PACKAGE_VERSION;
 
 // ---------------------------------------------------------------------------------------------
 // The schema.
@@ -105,6 +106,8 @@ const GuestSpecSchema = Schema.Struct({
   regs: Schema.Tuple(U32, U32, U32, U32),
   pteFlags: Schema.Array(int(0, 0xfff)).pipe(Schema.maxItems(4096)),
   pdeFlags: Schema.Array(int(0, 0xfff)).pipe(Schema.maxItems(64)),
+  /** DMA engines the guest boots with (model/devices.ts); absent: none. */
+  devices: Schema.optionalWith(int(0, MAX_DEVICES), { exact: true }),
   nic: Schema.optionalWith(int(0, 0xff), { exact: true }),
 }).annotations({ identifier: 'GuestSpec', description: 'how a guest boots (generators/reference.ts bootGuest)' });
 

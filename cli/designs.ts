@@ -6,11 +6,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { PRESETS } from '../model/designs/presets.ts';
 import { type Design, isDesign } from '../model/host/design.ts';
 import { SYSCALL_DESIGNS } from '../model/syscall/presets.ts';
 import type { DesignRef } from './counterexample.ts';
+import { exportedDesign, importDesignFile } from './design-import.ts';
 
 /** The three configurations every suite runs (DESIGN.md §3), those of them that exist. */
 export const DEFAULT_DESIGN_NAMES: readonly string[] = ['shadow', 'ept', 'passthrough'];
@@ -31,7 +31,10 @@ const looksLikeFile = (s: string) => /[\\/]/.test(s) || /\.(m?ts|m?js|cts|cjs)$/
 
 const firstLine = (e: unknown): string => {
   const m = e instanceof Error ? e.message : String(e);
-  const line = m.split('\n').find((l) => l.trim() !== '') ?? 'unknown error';
+  const lines = m.split('\n').filter((l) => l.trim() !== '');
+  // A compiler's "Transform failed with 1 error:" says where on the line after it.
+  const line =
+    (lines[0]?.trim().endsWith(':') && lines[1] ? `${lines[0].trim()} ${lines[1]}` : lines[0]) ?? 'unknown error';
   return line.length > 300 ? `${line.slice(0, 299)}…` : line.trim();
 };
 
@@ -59,11 +62,11 @@ export const loadDesign = async (spec: string): Promise<LoadedDesign> => {
   const sha256 = sha256File(abs);
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+    mod = await importDesignFile(abs);
   } catch (e) {
     throw new UsageError(`design file ${spec} does not load: ${firstLine(e)}`);
   }
-  const candidate = mod.design ?? mod.default;
+  const candidate = exportedDesign(mod);
   if (!isDesign(candidate))
     throw new UsageError(
       `design file ${spec} does not export a design: export one as \`design\` (or as the default export) with name, description, axes and the functions of the Design API`,

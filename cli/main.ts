@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCheck } from './check.ts';
 import { registerConform } from './conform.ts';
 import { registerList, registerSchema } from './list.ts';
+import { registerMerge } from './merge.ts';
 import { registerMutants } from './mutants.ts';
 import { registerReplay } from './replay.ts';
 
@@ -18,6 +19,7 @@ const program = new Command('hyperprop')
 
 registerCheck(program);
 registerReplay(program);
+registerMerge(program);
 registerList(program);
 registerSchema(program);
 registerConform(program);

@@ -6,6 +6,9 @@
 import { Worker } from 'node:worker_threads';
 import type { WorkerReply, WorkerRequest, WorkerResult } from './worker.ts';
 
+/** The worker's entry: compiled, worker.js itself; from the sources, a shim that registers tsx first. */
+const WORKER_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './worker-entry.js' : './worker.js', import.meta.url);
+
 export const runInWorkers = async <Req extends WorkerRequest, Res extends WorkerResult>(
   requests: readonly Req[],
   workers: number,
@@ -13,10 +16,7 @@ export const runInWorkers = async <Req extends WorkerRequest, Res extends Worker
 ): Promise<Res[]> => {
   const results: Res[] = new Array(requests.length);
   let next = 0;
-  const pool = Array.from(
-    { length: Math.max(1, Math.min(workers, requests.length)) },
-    () => new Worker(new URL('./worker-entry.js', import.meta.url)),
-  );
+  const pool = Array.from({ length: Math.max(1, Math.min(workers, requests.length)) }, () => new Worker(WORKER_ENTRY));
   try {
     await Promise.all(
       pool.map(

@@ -11,10 +11,11 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { checkScenario } from '../properties/check.ts';
 import type { PropertyFailure } from '../properties/property.ts';
+import type { TraceRecord } from '../properties/record/types.ts';
 import { EXIT } from './check.ts';
 import type { CounterexampleFile } from './counterexample.ts';
 import { type LoadedDesign, loadDesign, UsageError } from './designs.ts';
-import { renderReplay } from './replay-render.ts';
+import { replayTrace } from './replay-render.ts';
 
 export interface ReplayResult {
   readonly file: string;
@@ -28,6 +29,8 @@ export interface ReplayResult {
   readonly sameDivergence: boolean;
   readonly notes: readonly string[];
   readonly rendering: string;
+  /** The replayed run step by step as plain data (properties/record/): what `rendering` and `--html` are made from. */
+  readonly trace: TraceRecord;
 }
 
 const sameFailure = (a: PropertyFailure | undefined, b: PropertyFailure) =>
@@ -75,7 +78,11 @@ export const registerReplay = (program: Command): void => {
       (v: string, p: string[] | undefined) => [...(p ?? []), v],
     )
     .addOption(new Option('--reporter <r>', 'output format').choices(['text', 'json']).default('text'))
-    .action(async (files: string[], o: { design?: string[]; reporter: 'text' | 'json' }) => {
+    .option(
+      '--html <path>',
+      'also write each trace as a self-contained HTML page: this file (with several counterexamples, this folder)',
+    )
+    .action(async (files: string[], o: { design?: string[]; reporter: 'text' | 'json'; html?: string }) => {
       const { decodeCounterexample, failureOf, loadJsonFile, MODEL_VERSION, problemLine, scenarioOf } = await import(
         './counterexample.ts'
       );
@@ -119,9 +126,10 @@ export const registerReplay = (program: Command): void => {
         const scenario = scenarioOf(c);
         let failure: PropertyFailure | undefined;
         let rendering: string;
+        let trace: TraceRecord;
         try {
           failure = checkScenario(design.design, c.property, scenario);
-          rendering = renderReplay(design.design, scenario, failure);
+          ({ rendering, trace } = replayTrace(design.design, scenario, failure, c.property));
         } catch (e) {
           throw new UsageError(
             `${file}: cannot replay on ${design.design.name}: ${e instanceof Error ? e.message : String(e)}`,
@@ -141,12 +149,13 @@ export const registerReplay = (program: Command): void => {
           sameDivergence: sameFailure(failure, recorded),
           notes: allNotes,
           rendering,
+          trace,
         };
       });
       for (const x of syscallDecoded) {
         if (!x.d.ok) continue;
         const c = x.d.value;
-        const { failure, rendering } = replaySyscall(c);
+        const { failure, rendering, trace } = replaySyscall(c);
         results.push({
           file: x.file,
           design: c.design.name,
@@ -160,8 +169,10 @@ export const registerReplay = (program: Command): void => {
               ? []
               : [`saved by model version ${c.modelVersion}; this is ${MODEL_VERSION}`],
           rendering,
+          trace,
         });
       }
+      if (o.html !== undefined) (await import('./html.ts')).writeReplayPages(o.html, results);
       if (o.reporter === 'json') process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
       else {
         const out: string[] = [];

@@ -4,6 +4,7 @@
  * per property, one suite for the regression corpus).
  */
 import type { PropertyFailure, PropertyName } from '../properties/property.ts';
+import type { TraceRecord } from '../properties/record/types.ts';
 import type { SyscallPropertyName } from '../properties/syscall/properties.ts';
 import type { DesignRef } from './counterexample.ts';
 import type { ItemResult, Shard } from './work.ts';
@@ -20,6 +21,8 @@ export interface CorpusResult {
   readonly status: 'still-failing' | 'fixed' | 'skipped';
   readonly divergence?: PropertyFailure;
   readonly rendering?: string;
+  /** The replayed run step by step as plain data (properties/record/), for a counterexample that still fails. */
+  readonly trace?: TraceRecord;
   readonly durationMs: number;
 }
 

@@ -12,7 +12,10 @@ import { type Op, opProblem } from '../model/ops.ts';
 import { SYSCALL_DESIGNS } from '../model/syscall/presets.ts';
 import type { LevelCounterexample } from '../properties/level.ts';
 import type { PropertyFailure } from '../properties/property.ts';
-import { checkSyscallScenario, renderSyscallTrace } from '../properties/syscall/check.ts';
+import { recordSyscallTrace } from '../properties/record/syscall.ts';
+import { checkText } from '../properties/record/text.ts';
+import type { TraceRecord } from '../properties/record/types.ts';
+import { checkSyscallScenario } from '../properties/syscall/check.ts';
 import { SYSCALL_PROPERTY_NAMES, type SyscallPropertyName } from '../properties/syscall/properties.ts';
 import {
   CounterexampleSchema,
@@ -175,17 +178,13 @@ export const saveSyscallCounterexample = (
   return writeAtomically(dir, contentFileName(design, property, body), body);
 };
 
-/** Replay a decoded file: the property's verdict now and the trace. */
+/** Replay a decoded file: the property's verdict now, the trace record and its text. */
 export const replaySyscall = (
   c: SyscallCounterexampleFile,
-): { readonly failure: PropertyFailure | undefined; readonly rendering: string } => {
+): { readonly failure: PropertyFailure | undefined; readonly rendering: string; readonly trace: TraceRecord } => {
   const design = SYSCALL_DESIGNS[c.design.name]!;
   const scenario = syscallScenarioOf(c);
   const failure = checkSyscallScenario(design, c.property, scenario);
-  return {
-    failure,
-    rendering: failure
-      ? renderSyscallTrace(design, scenario, failure)
-      : renderSyscallTrace(design, scenario, { step: -1, message: 'the property holds' }),
-  };
+  const trace = recordSyscallTrace(design, scenario, failure, c.property);
+  return { failure, rendering: checkText(trace), trace };
 };

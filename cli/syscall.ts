@@ -73,9 +73,9 @@ export const replaySyscallCorpus = async (
     onDone();
     if (!run.designs.includes(c.design.name) || !run.properties.includes(c.property))
       return { ...base, status: 'skipped', durationMs: 0 };
-    const { failure, rendering } = replaySyscall(c);
+    const { failure, rendering, trace } = replaySyscall(c);
     return failure
-      ? { ...base, status: 'still-failing', divergence: failure, rendering, durationMs: performance.now() - t0 }
+      ? { ...base, status: 'still-failing', divergence: failure, rendering, trace, durationMs: performance.now() - t0 }
       : { ...base, status: 'fixed', durationMs: performance.now() - t0 };
   });
   return { files: mine, results };

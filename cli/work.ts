@@ -7,6 +7,7 @@ import { arbNetScenario } from '../generators/net.ts';
 import { check } from '../properties/check.ts';
 import type { LevelCounterexample, Sequence } from '../properties/level.ts';
 import type { PropertyFailure, PropertyName } from '../properties/property.ts';
+import type { TraceRecord } from '../properties/record/types.ts';
 import type { SyscallPropertyName } from '../properties/syscall/properties.ts';
 import type { DesignRef } from './counterexample.ts';
 import type { LoadedDesign } from './designs.ts';
@@ -74,6 +75,8 @@ export interface ItemResult {
     readonly guests: number;
     readonly divergence: PropertyFailure;
     readonly rendering: string;
+    /** The run step by step as plain data (properties/record/): what `rendering` and `--html` pages are made from. */
+    readonly trace?: TraceRecord;
   };
 }
 
@@ -120,4 +123,5 @@ export const itemCounterexample = (
   guests: c.scenario.guests.length,
   divergence: c.failure,
   rendering: c.rendering,
+  ...(c.trace ? { trace: c.trace } : {}),
 });

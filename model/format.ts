@@ -69,6 +69,8 @@ export const formatOp = (op: Op): string => {
       return op.kind.toUpperCase();
     case 'timer':
       return 'timer interrupt';
+    case 'dmaComplete':
+      return `device ${op.device} completes its DMA`;
     case 'frameIn':
       return `frame ${hex(op.frame)} from the outside world (src ${hex(op.frame >>> 24, 2)}, dst ${hex((op.frame >>> 16) & 0xff, 2)})`;
     default:

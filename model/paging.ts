@@ -67,6 +67,8 @@ export interface WalkFault {
   readonly level: number;
   readonly rights: number;
   readonly path: readonly WalkStep[];
+  /** For `not-present`: the entry that is not present, and where it lives (for callers that show the walk). */
+  readonly absent?: WalkStep;
 }
 
 /** A failure of the entry reader itself (an EPT violation while reading a guest table, say). */
@@ -116,7 +118,8 @@ export const walk = <F = never>(
       if (typeof got !== 'number') return { ok: false, reason: 'read', failure: got.failure, path };
       entry = got;
     }
-    if (!format.present(entry)) return { ok: false, reason: 'not-present', level, rights, path };
+    if (!format.present(entry))
+      return { ok: false, reason: 'not-present', level, rights, path, absent: { level, entryAddress, entry } };
     path.push({ level, entryAddress, entry });
     rights &= format.rights(entry);
     table = format.frameAddress(entry);

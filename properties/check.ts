@@ -22,6 +22,7 @@ import {
   type ShrinkPass,
 } from './level.ts';
 import { PROPERTY_NAMES, type Property, type PropertyFailure, type PropertyName } from './property.ts';
+import { recordTrace } from './record/machine.ts';
 import { renderTrace } from './render.ts';
 import { resourceControl } from './resource-control.ts';
 import { runScenario } from './trace.ts';
@@ -237,6 +238,7 @@ export const machineLevel = (
   check: (name, s) => distinguishingFailure(design, name, s, options.baseline),
   minimize: (name, s) => minimizeScenario(design, name, s, options.baseline),
   render: (_name, s, failure) => renderTrace(design, s, failure),
+  record: (name, s, failure) => recordTrace(design, s, failure, name),
   length: (s) => s.ops.length,
 });
 

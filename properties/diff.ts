@@ -1,5 +1,13 @@
 /** The differences between two guest machines, named in the guest's terms (for failure messages). */
-import { formatEflags, hex, type Machine, nonZeroWords, REGISTER_NAMES } from '../model/index.ts';
+import {
+  differingFrames,
+  formatEflags,
+  frameWords,
+  hex,
+  type Machine,
+  PAGE_SIZE,
+  REGISTER_NAMES,
+} from '../model/index.ts';
 
 /** One differing field: where, the first machine's value, the second's. */
 export interface FieldDiff {
@@ -32,11 +40,13 @@ export const diffMachines = (a: Machine, b: Machine, limit = 8): FieldDiff[] => 
   add('run state', ca.run, cb.run);
   add('pending interrupts', JSON.stringify(ca.pending), JSON.stringify(cb.pending));
   add('STI shadow', String(ca.stiShadow), String(cb.stiShadow));
-  if (out.length < limit) {
-    const wa = new Map(nonZeroWords(a.memory));
-    const wb = new Map(nonZeroWords(b.memory));
-    const addrs = [...new Set([...wa.keys(), ...wb.keys()])].sort((x, y) => x - y);
-    for (const pa of addrs) add(`memory GPA ${hex(pa)}`, hex(wa.get(pa) ?? 0), hex(wb.get(pa) ?? 0));
+  // Memory: only the frames whose subtrees differ are read (the cost follows what changed).
+  for (const frame of out.length < limit ? differingFrames(a.memory, b.memory) : []) {
+    const wa = new Map(frameWords(a.memory, frame));
+    const wb = new Map(frameWords(b.memory, frame));
+    for (const w of [...new Set([...wa.keys(), ...wb.keys()])].sort((x, y) => x - y))
+      add(`memory GPA ${hex(frame * PAGE_SIZE + w * 4)}`, hex(wa.get(w) ?? 0), hex(wb.get(w) ?? 0));
+    if (out.length >= limit) break;
   }
   return out;
 };

@@ -5,7 +5,7 @@
  * software can read and differ only in their TLBs, which is where the architecture's freedom
  * (stale translations) lives.
  */
-import { type Machine, type Op, permitted, sameArchitecturalState } from '../model/index.ts';
+import { type Machine, type Op, type Outcome, permitted, sameArchitecturalState } from '../model/index.ts';
 
 /** States kept per frontier at most (one per TLB content, in the order found). */
 export const FRONTIER_LIMIT = 32;
@@ -14,6 +14,8 @@ export const FRONTIER_LIMIT = 32;
 export interface FrontierStep {
   /** Every permitted successor of every state, in frontier order then choice order (canonical first). */
   readonly successors: readonly Machine[];
+  /** The outcome of each successor (parallel to `successors`): what a trace shows of each behaviour. */
+  readonly outcomes: readonly Outcome[];
   /** The successors architecturally equal to `view`, one per TLB content; empty: `view` is not permitted. */
   readonly next: readonly Machine[];
 }
@@ -28,7 +30,8 @@ export const advanceFrontier = (
   view: Machine,
   after: (m: Machine) => Machine = (m) => m,
 ): FrontierStep => {
-  const successors = frontier.flatMap((m) => permitted(m, op).map((s) => after(s.machine)));
+  const all = frontier.flatMap((m) => permitted(m, op));
+  const successors = all.map((s) => after(s.machine));
   const next: Machine[] = [];
   // Matching states differ only in their TLBs (the architectural part matched): keep one per TLB content.
   const seen = new Set<string>();
@@ -39,5 +42,5 @@ export const advanceFrontier = (
     seen.add(key);
     next.push(m);
   }
-  return { successors, next };
+  return { successors, outcomes: all.map((s) => s.outcome), next };
 };

@@ -6,6 +6,8 @@
  */
 import fc from 'fast-check';
 import type { PropertyFailure } from './property.ts';
+import { checkText } from './record/text.ts';
+import type { TraceRecord } from './record/types.ts';
 
 /** A level of the model, as the runner needs it. */
 export interface Level<S, P extends string> {
@@ -17,6 +19,11 @@ export interface Level<S, P extends string> {
   readonly minimize: (property: P, scenario: S) => S;
   /** The readable trace of a failing scenario. */
   readonly render: (property: P, scenario: S, failure: PropertyFailure) => string;
+  /**
+   * The trace record of a failing scenario (properties/record/): plain data every rendering is made
+   * from. A level that gives one has its report's text made from it (record/text.ts `checkText`).
+   */
+  readonly record?: (property: P, scenario: S, failure: PropertyFailure) => TraceRecord;
   /** How many operations a scenario has. */
   readonly length: (scenario: S) => number;
 }
@@ -43,6 +50,8 @@ export interface LevelCounterexample<S> {
   readonly scenario: S;
   readonly failure: PropertyFailure;
   readonly rendering: string;
+  /** The run step by step as plain data (translation paths, TLBs, the divergence), when the level records one. */
+  readonly trace?: TraceRecord;
 }
 
 export interface LevelReport<S, P extends string> {
@@ -89,6 +98,7 @@ export const checkLevel = <S, P extends string>(
     }
     const scenario = level.minimize(name, details.counterexample[0] as S);
     const failure = level.check(name, scenario) ?? lastFailure!;
+    const trace = level.record?.(name, scenario, failure);
     return {
       property: name,
       status: 'failed',
@@ -101,7 +111,8 @@ export const checkLevel = <S, P extends string>(
         shrinks: details.numShrinks,
         scenario,
         failure,
-        rendering: level.render(name, scenario, failure),
+        rendering: trace ? checkText(trace) : level.render(name, scenario, failure),
+        ...(trace ? { trace } : {}),
       },
     };
   });

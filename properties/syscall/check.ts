@@ -4,7 +4,7 @@
  * failure to a 1-minimal scenario with a readable trace, as `check` does for the hosted machine.
  */
 import { arbSyscallScenario, type SyscallScenario, type SyscallScenarioOptions } from '../../generators/syscall.ts';
-import { type Call, formatCall, formatResult, type SyscallDesign } from '../../model/syscall/index.ts';
+import type { Call, SyscallDesign } from '../../model/syscall/index.ts';
 import {
   checkLevel,
   dropOperations,
@@ -16,6 +16,8 @@ import {
   type ShrinkPass,
 } from '../level.ts';
 import type { PropertyFailure } from '../property.ts';
+import { recordSyscallTrace } from '../record/syscall.ts';
+import { checkText } from '../record/text.ts';
 import { SYSCALL_PROPERTIES, SYSCALL_PROPERTY_NAMES, type SyscallPropertyName } from './properties.ts';
 import { runSyscallScenario } from './trace.ts';
 
@@ -105,21 +107,9 @@ const plainQuotas: ShrinkPass<SyscallScenario> = (current, attempt) => {
   });
 };
 
-/** Render a failing scenario: each step's call and result beside the reference's, the failure marked. */
-export const renderSyscallTrace = (design: SyscallDesign, s: SyscallScenario, failure: PropertyFailure): string => {
-  const t = runSyscallScenario(design, s);
-  const lines = [
-    `design ${design.name} (${design.structure}); guests: ${s.guests.map((x, g) => `${g}: quota ${x.quota}, ${x.abi} interface`).join('; ')}`,
-  ];
-  for (const st of t.steps) {
-    const mark = st.index === failure.step ? '>>' : '  ';
-    lines.push(
-      `${mark} ${String(st.index).padStart(2)}  guest ${st.guest}: ${formatCall(st.call).padEnd(34)} -> ${formatResult(st.result).padEnd(28)} own kernel: ${formatResult(st.reference)}`,
-    );
-  }
-  lines.push(`>> ${failure.message}`);
-  return lines.join('\n');
-};
+/** Render a failing scenario: each step's call and result beside the reference's, the failure marked (from its trace record). */
+export const renderSyscallTrace = (design: SyscallDesign, s: SyscallScenario, failure: PropertyFailure): string =>
+  checkText(recordSyscallTrace(design, s, failure));
 
 /** The system-call level as a level of the model, for the runner. */
 export const syscallLevel = (
@@ -139,6 +129,7 @@ export const syscallLevel = (
     );
   },
   render: (_name, s, failure) => renderSyscallTrace(design, s, failure),
+  record: (name, s, failure) => recordSyscallTrace(design, s, failure, name),
   length: (s) => s.ops.length,
 });
 
