@@ -296,50 +296,22 @@ export const arbScenario = (o: ScenarioOptions = {}): fc.Arbitrary<Scenario> => 
   const maxGuests = o.maxGuests ?? 4;
   const maxOps = o.maxOps ?? 24;
   const kinds = o.kinds ?? OP_KINDS;
-  const op = o.values === 'uniform' ? fc.oneof(...kinds.map((k) => arbOpUniform(g, k))) : arbOp(g, kinds);
-  const plain = fc.array(op, { minLength: 1, maxLength: 4 });
   const biased = o.values !== 'uniform' && o.kinds === undefined;
-  // A run: plain operations (each its own kind's feature), or a motif (one feature by its name).
   const motifs = o.motifs ?? MOTIF_NAMES;
-  const listed = arbListedMotif(g, motifs);
-  const history = arbHistoryMotif(g, motifs);
-  const tagged = (a: fc.Arbitrary<{ readonly name: MotifName; readonly ops: Op[] }>) =>
-    a.map((m) => ({ motif: m.name, ops: m.ops }));
   type Run = { readonly motif?: MotifName; readonly ops: Op[] };
-  // Runs: plain operations 4 to the step-level motifs 1; with the history motifs, 8, 2 and 1.
-  const plainRun: fc.Arbitrary<Run> = plain.map((ops) => ({ ops }));
-  const stepRun: fc.Arbitrary<Run> = listed
-    ? fc.oneof({ weight: 4, arbitrary: plainRun }, { weight: 1, arbitrary: tagged(listed) })
-    : plainRun;
-  const historyRun: fc.Arbitrary<Run> | undefined = history
-    ? fc.oneof({ weight: 8, arbitrary: plainRun }, ...(listed ? [{ weight: 2, arbitrary: tagged(listed) }] : []), {
-        weight: 1,
-        arbitrary: tagged(history),
-      })
-    : undefined;
-  // Swarm testing: the features a scenario may use (every one, outside the swarm share).
-  const share = biased ? (o.swarm ?? SWARM_SHARE) : 0;
-  const features = [...kinds.filter((k) => (DEFAULT_KIND_WEIGHTS[k] ?? 1) > 0), ...MOTIF_NAMES];
-  const swarm: fc.Arbitrary<ReadonlySet<string> | undefined> =
-    share <= 0
-      ? fc.constant(undefined)
-      : fc
-          .tuple(
-            fc.integer({ min: 0, max: 999 }),
-            fc.array(fc.boolean(), { minLength: features.length, maxLength: features.length }),
-          )
-          .map(([roll, keep]) =>
-            // Shrinks toward a swarm (roll 0) that leaves every feature out (false): fewer operations.
-            roll >= share * 1000 ? undefined : new Set(features.filter((_, i) => !keep[i])),
-          );
-  const allowed = (left: ReadonlySet<string> | undefined, r: Run) =>
-    left === undefined ? r.ops : r.motif ? (left.has(r.motif) ? [] : r.ops) : r.ops.filter((x) => !left.has(x.kind));
-  // No `chain`: guests and operations shrink independently (a guest index beyond the guests
-  // that remain after shrinking folds back onto them).
+  const tagged = (a: fc.Arbitrary<{ readonly name: MotifName; readonly ops: Op[] }>): fc.Arbitrary<Run> =>
+    a.map((m) => ({ motif: m.name, ops: m.ops }));
+  const weighted = (runs: readonly { weight: number; arbitrary: fc.Arbitrary<Run> | undefined }[]) => {
+    const present = runs.filter(
+      (r): r is { weight: number; arbitrary: fc.Arbitrary<Run> } => r.arbitrary !== undefined,
+    );
+    return present.length === 0 ? undefined : present.length === 1 ? present[0]!.arbitrary : fc.oneof(...present);
+  };
+  // No `chain` (but for a swarm's features): guests and operations shrink independently (a guest
+  // index beyond the guests that remain after shrinking folds back onto them).
   const scenarioOf = (run: fc.Arbitrary<Run>): fc.Arbitrary<Scenario> =>
     fc
       .record({
-        swarm,
         // Guests have a DMA engine unless operation kinds were named (then they are plain machines).
         guests: fc.array(
           arbGuestSpec(g, [0, 0, 3]).map((spec) =>
@@ -352,21 +324,65 @@ export const arbScenario = (o: ScenarioOptions = {}): fc.Arbitrary<Scenario> => 
           maxLength: Math.max(1, Math.ceil(maxOps / 2)),
         }),
       })
-      .map(({ swarm: left, guests, runs }) => ({
+      .map(({ guests, runs }) => ({
         geometry: g,
         // Ring compression runs guest rings 0-2 at ring 1; generated guests start at CPL 0 or 3.
         guests,
-        ops: runs
-          .flatMap(([guest, r]) => allowed(left, r).map((x) => ({ guest: guest % guests.length, op: x })))
-          .slice(0, maxOps),
+        ops: runs.flatMap(([guest, r]) => r.ops.map((x) => ({ guest: guest % guests.length, op: x }))).slice(0, maxOps),
       }));
-  if (!biased) return scenarioOf(plainRun);
-  // The history motifs in a share of the scenarios; the others are drawn exactly as before them.
+  if (!biased) {
+    const op = o.values === 'uniform' ? fc.oneof(...kinds.map((k) => arbOpUniform(g, k))) : arbOp(g, kinds);
+    return scenarioOf(fc.array(op, { minLength: 1, maxLength: 4 }).map((ops) => ({ ops })));
+  }
   const historyShare = Math.round(Math.min(1, Math.max(0, o.histories ?? HISTORY_SHARE)) * 100);
-  if (!historyRun || historyShare === 0) return scenarioOf(stepRun);
-  if (historyShare === 100) return scenarioOf(historyRun);
-  return fc.oneof(
-    { weight: 100 - historyShare, arbitrary: scenarioOf(stepRun) },
-    { weight: historyShare, arbitrary: scenarioOf(historyRun) },
-  );
+  /**
+   * Biased scenarios whose runs draw only from `opKinds` (plain runs: each operation its own kind's
+   * feature) and the motifs `used` (each a feature by its name); undefined when neither is left.
+   */
+  const biasedOf = (opKinds: readonly OpKind[], used: readonly MotifName[]): fc.Arbitrary<Scenario> | undefined => {
+    const plainRun = opKinds.some((k) => (DEFAULT_KIND_WEIGHTS[k] ?? 1) > 0)
+      ? fc.array(arbOp(g, opKinds), { minLength: 1, maxLength: 4 }).map((ops): Run => ({ ops }))
+      : undefined;
+    const listed = arbListedMotif(g, used);
+    const history = arbHistoryMotif(g, used);
+    // Runs: plain operations 4 to the step-level motifs 1; with the history motifs, 8, 2 and 1.
+    const stepRun = weighted([
+      { weight: 4, arbitrary: plainRun },
+      { weight: 1, arbitrary: listed && tagged(listed) },
+    ]);
+    const historyRun = history
+      ? weighted([
+          { weight: 8, arbitrary: plainRun },
+          { weight: 2, arbitrary: listed && tagged(listed) },
+          { weight: 1, arbitrary: tagged(history) },
+        ])
+      : undefined;
+    // The history motifs in a share of the scenarios; the others are drawn exactly as before them.
+    if (!historyRun || historyShare === 0) return stepRun && scenarioOf(stepRun);
+    if (historyShare === 100 || !stepRun) return scenarioOf(historyRun);
+    return fc.oneof(
+      { weight: 100 - historyShare, arbitrary: scenarioOf(stepRun) },
+      { weight: historyShare, arbitrary: scenarioOf(historyRun) },
+    );
+  };
+  const every = biasedOf(kinds, motifs)!;
+  // Swarm testing: a share of the scenarios draws a subset of the features (each operation kind
+  // and each motif kept with probability 1/2) and draws every run from that subset, so that a
+  // swarm scenario is as long as any other but uses its few features deeply.
+  const share = Math.round(Math.min(1, Math.max(0, o.swarm ?? SWARM_SHARE)) * 1000);
+  if (share === 0) return every;
+  const features = [...kinds.filter((k) => (DEFAULT_KIND_WEIGHTS[k] ?? 1) > 0), ...motifs];
+  const swarm = fc.array(fc.boolean(), { minLength: features.length, maxLength: features.length }).chain((keep) => {
+    const kept = new Set(features.filter((_, i) => keep[i]));
+    const opKinds = kinds.filter((k) => kept.has(k) || (DEFAULT_KIND_WEIGHTS[k] ?? 1) <= 0);
+    return (
+      biasedOf(
+        opKinds,
+        motifs.filter((m) => kept.has(m)),
+      ) ?? every
+    );
+  });
+  return share === 1000
+    ? swarm
+    : fc.oneof({ weight: 1000 - share, arbitrary: every }, { weight: share, arbitrary: swarm });
 };
