@@ -1,18 +1,23 @@
 /**
  * `hyperprop check`: replay the regression corpus, then check every (design × property) item of
- * this shard, save what fails, and report. Exit 0 when everything held, 1 when a property failed
- * or a saved counterexample still fails, 2 on bad usage or bad input.
+ * this shard, save what fails, and report. Exit 0 when everything held, 1 when a property failed,
+ * a saved counterexample still fails or a design misbehaved (ERROR), 2 on bad usage or bad input.
+ *
+ * Every design runs in worker threads under a watchdog (pool.ts): a design that throws, returns a
+ * broken host or never returns is reported as that design's ERROR, and the other items go on.
  */
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { checkScenario } from '../properties/check.ts';
 import { PROPERTY_NAMES, type PropertyName } from '../properties/property.ts';
 import { SYSCALL_PROPERTY_NAMES, type SyscallPropertyName } from '../properties/syscall/properties.ts';
-import { defaultDesigns, type LoadedDesign, loadDesign, sameDesign, UsageError } from './designs.ts';
-import { runInWorkers } from './pool.ts';
-import { replayTrace } from './replay-render.ts';
+import type { DesignRef } from './counterexample.ts';
+import { defaultDesigns, designFile, presetDesign, sameDesign, UsageError } from './designs.ts';
+import { visible } from './escape.ts';
+import { DEFAULT_STEP_TIMEOUT_SECONDS, SEED_MAX } from './limits.ts';
+import { checkOutputDir, checkOutputFile } from './output.ts';
+import { WorkerPool } from './pool.ts';
 import {
   allHeld,
   type CheckReport,
@@ -24,10 +29,18 @@ import {
   summaryTable,
 } from './report.ts';
 import { resolveShard } from './shard.ts';
-import { isSyscallDesign, isSyscallProperty, runSyscallItem } from './syscall.ts';
+import { isSyscallDesign, isSyscallProperty } from './syscall.ts';
 import { PACKAGE_VERSION } from './version.ts';
-import { type ItemResult, inShard, type RunOptions, runItem, workItems } from './work.ts';
-import type { WorkerRequest } from './worker.ts';
+import { type ItemError, type ItemResult, inShard, itemError, type RunOptions, workItems } from './work.ts';
+import type {
+  CheckRequest,
+  ProbeRequest,
+  ProbeResult,
+  ReplayOutcome,
+  ReplayRequest,
+  SyscallReplayRequest,
+  SyscallRequest,
+} from './worker.ts';
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
 
@@ -44,10 +57,14 @@ export const intOption =
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
-/** The corpus's counterexample files: `*.json` in the folder and its subfolders, but not schema.json. */
+/**
+ * The corpus's counterexample files: `*.json` in the folder and its subfolders, but not schema.json.
+ * A symbolic link inside it is refused with one line (the corpus holds regular files: a link may
+ * point anywhere, or loop).
+ */
 export const corpusFiles = (dir: string): string[] => {
   if (!existsSync(dir)) return [];
-  if (!statSync(dir).isDirectory()) throw new UsageError(`corpus ${dir} is not a folder`);
+  if (!statSync(dir).isDirectory()) throw new UsageError(`corpus ${visible(dir)} is not a folder`);
   const out: string[] = [];
   const walk = (d: string) => {
     for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) =>
@@ -55,6 +72,10 @@ export const corpusFiles = (dir: string): string[] => {
     )) {
       if (e.name.startsWith('.')) continue;
       const p = join(d, e.name);
+      if (e.isSymbolicLink())
+        throw new UsageError(
+          `corpus entry ${visible(p)} is a symbolic link: the corpus holds regular files only (copy the file in instead)`,
+        );
       if (e.isDirectory()) walk(p);
       else if (e.isFile() && e.name.endsWith('.json') && !(d === dir && e.name === 'schema.json')) out.push(p);
     }
@@ -68,6 +89,7 @@ interface CheckOptions {
   property?: string[];
   runs?: number;
   timeLimit?: number;
+  stepTimeout: number;
   seed?: number;
   out: string | false;
   corpus: string | false;
@@ -81,55 +103,185 @@ interface CheckOptions {
   html?: string;
 }
 
-/** Replay the corpus files of this shard against the designs of this run. */
+/** A machine-level design of this run, as the main thread knows it (it never runs a design file itself). */
+interface PlannedDesign {
+  readonly spec: string;
+  readonly ref: DesignRef;
+  /** The design file did not load within its budget: every item of it is this ERROR. */
+  readonly loadError?: ItemError;
+}
+
+/** Seconds a corpus file's replay may take when no --time-limit says otherwise. */
+export const REPLAY_BUDGET_SECONDS = 60;
+/** The part of --time-limit the corpus replay may use at most (the rest is the items'). */
+const CORPUS_SHARE = 0.5;
+/** The part of an item's share of --time-limit that goes to generation (the rest to shrinking and saving). */
+const GENERATION_SHARE = 0.6;
+/** Kept back from --time-limit for writing the report. */
+const REPORT_RESERVE_MS = 300;
+
+const labelOf = (ref: DesignRef): string => (ref.kind === 'preset' ? ref.name : visible(ref.name));
+
+/**
+ * Design files named with --design, loaded once each in a worker (pool.ts): one that does not load
+ * is bad input (exit 2); one whose load never finishes becomes its items' ERROR.
+ */
+const planDesigns = async (
+  specs: readonly string[],
+  pool: WorkerPool,
+  stallMs: number,
+  remainingMs: () => number | undefined,
+): Promise<PlannedDesign[]> => {
+  const planned = specs.map((spec) => presetDesign(spec) ?? { file: designFile(spec), spec });
+  const files = planned.flatMap((p) => ('file' in p ? [p.file] : []));
+  const probes = await pool.run<ProbeRequest, ProbeResult | { error: ItemError; file: string }>(
+    files.map((f) => ({ kind: 'probe', spec: f.spec })),
+    () => {},
+    {
+      budgetMs: remainingMs,
+      stallMs: () => stallMs,
+      onFault: (req, fault) => {
+        if (fault.kind === 'usage') throw new UsageError(fault.message);
+        const error = itemError(fault);
+        return {
+          error: {
+            ...error,
+            call: 'import',
+            ...(fault.kind === 'hung'
+              ? {
+                  message: `its file did not finish loading in ${stallMs / 1000} s (a top-level loop or await that never ends)`,
+                }
+              : {}),
+          },
+          file: req.spec,
+        };
+      },
+    },
+  );
+  return planned.map((p) => {
+    if (!('file' in p)) return { spec: p.spec, ref: p.ref };
+    const probe = probes[files.indexOf(p.file)]!;
+    if ('ref' in probe) return { spec: probe.spec, ref: probe.ref };
+    const name = basename(p.file.path);
+    return {
+      spec: p.file.spec,
+      ref: { kind: 'file', name, path: p.file.path, sha256: p.file.sha256 },
+      loadError: probe.error,
+    };
+  });
+};
+
+/** Replay the corpus files of this shard against the designs of this run, in the pool, each within its budget. */
 const replayCorpus = async (
   files: readonly string[],
-  designs: readonly LoadedDesign[],
+  designs: readonly PlannedDesign[],
   properties: readonly PropertyName[],
-  onDone: () => void,
   syscallRun: { readonly designs: readonly string[]; readonly properties: readonly string[] },
+  pool: WorkerPool,
+  budget: { readonly stallMs: number; readonly fileMs: number; readonly deadline?: number },
+  onDone: () => void,
 ): Promise<CorpusResult[]> => {
   if (files.length === 0) return [];
-  const { loadCounterexample, problemLine, scenarioOf } = await import('./counterexample.ts');
-  const { replaySyscallCorpus } = await import('./syscall.ts');
-  const syscall = await replaySyscallCorpus(files, syscallRun, onDone);
-  const loaded = files
-    .filter((file) => !syscall.files.includes(file))
-    .map((file) => {
-      const d = loadCounterexample(file);
-      if (!d.ok) throw new UsageError(`bad counterexample in the corpus: ${problemLine(file, d.problem)}`);
-      return { file, c: d.value };
-    });
-  const machine = loaded.map(({ file, c }): CorpusResult => {
-    const t0 = performance.now();
-    const design = designs.find((d) => sameDesign(c.design, d));
-    const base = { file, design: c.design.name, property: c.property };
-    if (!design || !properties.includes(c.property)) {
-      onDone();
-      return { ...base, status: 'skipped', durationMs: 0 };
+  const { loadJsonFile, decodeCounterexample, problemLine, scenarioOf } = await import('./counterexample.ts');
+  const { decodeSyscallCounterexample, isSyscallCounterexampleJson } = await import('./syscall-counterexample.ts');
+  type Job =
+    | { readonly file: string; readonly skip: CorpusResult }
+    | {
+        readonly file: string;
+        readonly base: Pick<CorpusResult, 'file' | 'design' | 'property'>;
+        readonly loadError?: ItemError;
+        readonly req: ReplayRequest | SyscallReplayRequest;
+      };
+  // Every file is read and decoded first (data only): a bad file stops the run before anything runs.
+  const jobs: Job[] = files.map((file): Job => {
+    const p = loadJsonFile(file);
+    const bad = (problem: { where: string; message: string }) =>
+      new UsageError(`bad counterexample in the corpus: ${problemLine(visible(file), problem)}`);
+    if (p.ok && isSyscallCounterexampleJson(p.json)) {
+      const d = decodeSyscallCounterexample(p.json);
+      if (!d.ok) throw bad(d.problem);
+      const c = d.value;
+      const base = { file, design: c.design.name, property: c.property };
+      if (!syscallRun.designs.includes(c.design.name) || !syscallRun.properties.includes(c.property))
+        return { file, skip: { ...base, status: 'skipped', durationMs: 0 } };
+      return { file, base, req: { kind: 'syscall-replay', counterexample: c } };
     }
-    const scenario = scenarioOf(c);
-    let failure: ReturnType<typeof checkScenario>;
-    try {
-      failure = checkScenario(design.design, c.property, scenario);
-    } catch (e) {
-      throw new UsageError(
-        `${file}: cannot replay on ${design.design.name}: ${e instanceof Error ? e.message : String(e)}`,
-      );
-    }
-    onDone();
-    return failure
-      ? {
-          ...base,
-          status: 'still-failing',
-          divergence: failure,
-          ...replayTrace(design.design, scenario, failure, c.property),
-          durationMs: performance.now() - t0,
-        }
-      : { ...base, status: 'fixed', durationMs: performance.now() - t0 };
+    const d = p.ok ? decodeCounterexample(p.json) : p;
+    if (!d.ok) throw bad(d.problem);
+    const c = d.value;
+    // A preset this version does not have can never replay: say so once, now, rather than skip it on every run.
+    if (c.design.kind === 'preset' && !presetDesign(c.design.name))
+      throw bad({
+        where: 'design.name',
+        message: `no preset named '${visible(c.design.name)}' in this version (rename the design in the file, or remove the file)`,
+      });
+    const design = designs.find((x) => sameDesign(c.design, { ref: x.ref }));
+    const base = { file, design: labelOf(c.design), property: c.property };
+    if (!design || !properties.includes(c.property))
+      return { file, skip: { ...base, status: 'skipped', durationMs: 0 } };
+    return {
+      file,
+      base,
+      ...(design.loadError ? { loadError: design.loadError } : {}),
+      req: { kind: 'replay', spec: design.spec, property: c.property, scenario: scenarioOf(c) },
+    };
   });
-  const byFile = new Map([...machine, ...syscall.results].map((r) => [r.file, r]));
-  return files.map((f) => byFile.get(f)!);
+  const runnable = jobs.filter((j): j is Extract<Job, { req: unknown }> => 'req' in j && !j.loadError);
+  // The corpus may use a share of what is left of --time-limit; the items get the rest.
+  const end =
+    budget.deadline === undefined
+      ? undefined
+      : performance.now() + (budget.deadline - performance.now()) * CORPUS_SHARE;
+  const byReq = new Map(runnable.map((j) => [j.req, j]));
+  const started = new Map<object, number>();
+  const replayed = await pool
+    .run<ReplayRequest | SyscallReplayRequest, CorpusResult>(
+      runnable.map((j) => j.req),
+      onDone,
+      {
+        budgetMs: (req) => {
+          started.set(req, performance.now());
+          return Math.min(budget.fileMs, end === undefined ? Number.POSITIVE_INFINITY : end - performance.now());
+        },
+        stallMs: (req) => (req.kind === 'replay' ? budget.stallMs : undefined),
+        onFault: (req, fault) => ({
+          ...byReq.get(req)!.base,
+          status: 'error',
+          error: itemError(fault),
+          durationMs: fault.elapsedMs,
+        }),
+      },
+    )
+    .then((rs) =>
+      rs.map((r, i) => {
+        if ('status' in r) return r;
+        const j = runnable[i]!;
+        const outcome = r as ReplayOutcome;
+        const durationMs = performance.now() - (started.get(j.req) ?? performance.now());
+        return outcome.failure
+          ? {
+              ...j.base,
+              status: 'still-failing' as const,
+              divergence: outcome.failure,
+              rendering: outcome.rendering,
+              trace: outcome.trace,
+              durationMs,
+            }
+          : { ...j.base, status: 'fixed' as const, durationMs };
+      }),
+    );
+  const byFile = new Map(runnable.map((j, i) => [j.file, replayed[i]!]));
+  return jobs.map((j) => {
+    if ('skip' in j) {
+      onDone();
+      return j.skip;
+    }
+    if (j.loadError) {
+      onDone();
+      return { ...j.base, status: 'error', error: j.loadError, durationMs: 0 };
+    }
+    return byFile.get(j.file)!;
+  });
 };
 
 export const registerCheck = (program: Command): void => {
@@ -155,14 +307,16 @@ export const registerCheck = (program: Command): void => {
     )
     .option(
       '--time-limit <seconds>',
-      'a time budget for the whole run, shared among its items',
+      'a time budget for the whole run (corpus replay included), shared among its items',
       intOption('--time-limit', 1),
     )
     .option(
-      '--seed <n>',
-      'the seed (default: from the clock, printed in the report)',
-      intOption('--seed', 0, 2 ** 31 - 1),
+      '--step-timeout <seconds>',
+      "how long one operation of a design (or a design file's load) may run before it is stopped as that design's ERROR",
+      intOption('--step-timeout', 1, 3600),
+      DEFAULT_STEP_TIMEOUT_SECONDS,
     )
+    .option('--seed <n>', 'the seed (default: from the clock, printed in the report)', intOption('--seed', 0, SEED_MAX))
     .option('--out <dir>', 'where counterexamples are saved', 'counterexamples')
     .option('--no-out', 'do not save counterexamples')
     .option('--corpus <dir>', 'saved counterexamples replayed first', 'counterexamples')
@@ -190,6 +344,10 @@ export const registerCheck = (program: Command): void => {
     )
     .action(async (o: CheckOptions) => {
       const t0 = performance.now();
+      // --time-limit counts from the process's start (performance.now()'s origin): every phase is in it.
+      const deadline = o.timeLimit === undefined ? undefined : o.timeLimit * 1000 - REPORT_RESERVE_MS;
+      const remaining = () => (deadline === undefined ? undefined : deadline - performance.now());
+      const stallMs = o.stepTimeout * 1000;
       const shard = resolveShard(o.shard, o.shardCount, process.env)?.shard;
       const properties: PropertyName[] = [];
       const syscallProperties: SyscallPropertyName[] = [];
@@ -197,25 +355,31 @@ export const registerCheck = (program: Command): void => {
         const known = (PROPERTY_NAMES as readonly string[]).includes(p) || isSyscallProperty(p);
         if (!known)
           throw new UsageError(
-            `unknown property '${p}': properties are ${[...new Set([...PROPERTY_NAMES, ...SYSCALL_PROPERTY_NAMES])].join(', ')}`,
+            `unknown property '${visible(p)}': properties are ${[...new Set([...PROPERTY_NAMES, ...SYSCALL_PROPERTY_NAMES])].join(', ')}`,
           );
         if ((PROPERTY_NAMES as readonly string[]).includes(p) && !properties.includes(p as PropertyName))
           properties.push(p as PropertyName);
         if (isSyscallProperty(p) && !syscallProperties.includes(p)) syscallProperties.push(p);
       }
+      // Where the run writes is checked before it starts.
+      if (o.output !== undefined) checkOutputFile(o.output, '--output');
+      if (o.out !== false) checkOutputDir(o.out, '--out');
+      if (o.html !== undefined) checkOutputDir(o.html, '--html');
       const specs = o.design ?? defaultDesigns();
       // System-call-level designs (containers, VMs with their own kernel, API translation) run on
       // their level's runner; every other design is a hosted-machine design.
       const syscallSpecs = [...new Set(specs.filter(isSyscallDesign))];
-      const designs: LoadedDesign[] = [];
-      for (const spec of specs) if (!isSyscallDesign(spec)) designs.push(await loadDesign(spec));
-      const seed = o.seed ?? Date.now() % 2 ** 31;
+      const machineSpecs = specs.filter((x) => !isSyscallDesign(x));
+      // Names and files are checked (nothing loaded yet): an unknown name is bad input at once.
+      for (const spec of machineSpecs) if (!presetDesign(spec)) designFile(spec);
+      const machineItems = machineSpecs.length * properties.length;
+      if (machineItems + syscallSpecs.length * syscallProperties.length === 0)
+        throw new UsageError(`no work: ${noWork(machineSpecs, syscallSpecs, o.property ?? [])}`);
+      const seed = o.seed ?? Date.now() % (SEED_MAX + 1);
       const runs = o.runs ?? (o.timeLimit === undefined ? 100 : 1_000_000_000);
       const reporter = o.reporter as Reporter;
-
       const corpus = o.corpus === false ? [] : inShard(corpusFiles(o.corpus), shard);
-      const items = inShard(workItems(designs.length, properties), shard);
-      const machineItems = designs.length * properties.length;
+      const items = inShard(workItems(machineSpecs.length, properties), shard);
       const syscallItems = inShard(
         syscallSpecs.flatMap((name, d) =>
           syscallProperties.map((property, p) => ({
@@ -226,6 +390,10 @@ export const registerCheck = (program: Command): void => {
         ),
         shard,
       );
+      const work = items.length + syscallItems.length;
+      const workers = Math.max(1, Math.min(o.workers, Math.max(work, corpus.length)));
+      // Every design runs in worker threads that a watchdog can stop; they start now.
+      const pool = new WorkerPool(workers);
       const tty = process.stderr.isTTY === true && o.progress;
       const bar = tty
         ? new cliProgress.SingleBar(
@@ -238,17 +406,23 @@ export const registerCheck = (program: Command): void => {
             cliProgress.Presets.shades_classic,
           )
         : undefined;
-      bar?.start(corpus.length + items.length + syscallItems.length, 0, { what: 'corpus' });
       try {
-        const corpusResults = await replayCorpus(corpus, designs, properties, () => bar?.increment(), {
-          designs: syscallSpecs,
-          properties: syscallProperties,
-        });
-        const workers = Math.min(o.workers, Math.max(1, items.length + syscallItems.length));
+        const designs = await planDesigns(machineSpecs, pool, stallMs, remaining);
+        bar?.start(corpus.length + work, 0, { what: 'corpus' });
+        const corpusResults = await replayCorpus(
+          corpus,
+          designs,
+          properties,
+          { designs: syscallSpecs, properties: syscallProperties },
+          pool,
+          { stallMs, fileMs: REPLAY_BUDGET_SECONDS * 1000, ...(deadline === undefined ? {} : { deadline }) },
+          () => bar?.increment(),
+        );
+        const left = remaining();
         const timeLimitMs =
-          o.timeLimit === undefined
+          left === undefined
             ? undefined
-            : Math.max(1, Math.floor((o.timeLimit * 1000 * workers) / Math.max(1, items.length + syscallItems.length)));
+            : Math.max(1, Math.floor((Math.max(0, left) * workers * GENERATION_SHARE) / Math.max(1, work)));
         const options: RunOptions = {
           runs,
           seed,
@@ -257,31 +431,51 @@ export const registerCheck = (program: Command): void => {
           ...(o.network ? { network: true } : {}),
         };
         const done = (r: ItemResult) => bar?.increment({ what: `${r.design} / ${r.property}` });
-        let results: ItemResult[];
-        if (workers > 1) {
-          results = await runInWorkers<WorkerRequest, ItemResult>(
-            [
-              ...items.map((item) => ({ spec: designs[item.design]!.spec, item, options })),
-              ...syscallItems.map((x) => ({ kind: 'syscall' as const, ...x, options })),
-            ],
-            workers,
-            done,
-          );
-        } else {
-          results = [];
-          for (const item of items) {
-            bar?.update({ what: `${designs[item.design]!.design.name} / ${item.property}` });
-            const r = await runItem(designs[item.design]!, item, options);
-            results.push(r);
-            done(r);
-          }
-          for (const x of syscallItems) {
-            bar?.update({ what: `${x.name} / ${x.property}` });
-            const r = await runSyscallItem(x.name, x.property, x.index, options);
-            results.push(r);
-            done(r);
-          }
-        }
+        const requests: (CheckRequest | SyscallRequest)[] = [
+          ...items.map((item) => ({ spec: designs[item.design]!.spec, item, options })),
+          ...syscallItems.map((x) => ({ kind: 'syscall' as const, ...x, options })),
+        ];
+        // Items of a design file that never loaded are that load's ERROR, without running.
+        const unloaded = (req: CheckRequest | SyscallRequest) =>
+          'kind' in req ? undefined : designs[req.item.design]!.loadError;
+        const rowOf = (req: CheckRequest | SyscallRequest) =>
+          'kind' in req
+            ? {
+                index: req.index,
+                design: req.name,
+                designRef: { kind: 'preset' as const, name: req.name },
+                property: req.property,
+              }
+            : {
+                index: req.item.index,
+                design: labelOf(designs[req.item.design]!.ref),
+                designRef: designs[req.item.design]!.ref,
+                property: req.item.property,
+              };
+        const runnable = requests.filter((r) => !unloaded(r));
+        const ran = await pool.run<CheckRequest | SyscallRequest, ItemResult>(runnable, done, {
+          budgetMs: remaining,
+          // The system-call level's designs are built in and run no design code: no heartbeat.
+          stallMs: (req) => ('kind' in req ? undefined : stallMs),
+          onFault: (req, fault) => {
+            if (fault.kind === 'usage') throw new UsageError(fault.message);
+            return {
+              ...rowOf(req),
+              status: 'error',
+              runs: 0,
+              seed,
+              durationMs: fault.elapsedMs,
+              error: itemError(fault),
+            };
+          },
+        });
+        const results = requests.map((req) => {
+          const e = unloaded(req);
+          if (!e) return ran[runnable.indexOf(req)]!;
+          const r: ItemResult = { ...rowOf(req), status: 'error', runs: 0, seed, durationMs: 0, error: e };
+          done(r);
+          return r;
+        });
         bar?.stop();
         const report: CheckReport = {
           tool: 'hyperprop',
@@ -301,10 +495,11 @@ export const registerCheck = (program: Command): void => {
           durationMs: performance.now() - t0,
         };
         if (o.html !== undefined) (await import('./html.ts')).writeCheckPages(o.html, report);
+        if (o.html !== undefined) (await import('./html.ts')).writeCheckPages(o.html, report);
         const text = renderReport(report, reporter);
         if (o.output) {
           writeFileSync(o.output, text);
-          process.stderr.write(`${summaryTable(report)}\nreport written to ${o.output}\n`);
+          process.stderr.write(`${summaryTable(report)}\nreport written to ${visible(o.output)}\n`);
         } else {
           process.stdout.write(text);
           if (reporter !== 'text') process.stderr.write(`${summaryTable(report)}\n`);
@@ -312,6 +507,19 @@ export const registerCheck = (program: Command): void => {
         process.exitCode = allHeld(report) ? EXIT.OK : EXIT.FAILED;
       } finally {
         bar?.stop();
+        await pool.close();
       }
     });
+};
+
+/** Why a design/property mix selects nothing, in one line. */
+const noWork = (machine: readonly string[], syscall: readonly string[], asked: readonly string[]): string => {
+  const parts: string[] = [];
+  if (machine.length > 0)
+    parts.push(
+      `${machine.map(visible).join(', ')} take${machine.length === 1 ? 's' : ''} ${PROPERTY_NAMES.join(', ')}`,
+    );
+  if (syscall.length > 0)
+    parts.push(`${syscall.join(', ')} take${syscall.length === 1 ? 's' : ''} ${SYSCALL_PROPERTY_NAMES.join(', ')}`);
+  return `no design of this run has the propert${asked.length === 1 ? 'y' : 'ies'} ${asked.map(visible).join(', ')} (${parts.join('; ')})`;
 };

@@ -5,7 +5,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import {
@@ -19,9 +19,14 @@ import {
   type Sequence,
   sampleSequences,
 } from '../conformance/index.ts';
+import { type Geometry, geometryProblem } from '../model/geometry.ts';
+import { cpuProblem } from '../model/host/invariants.ts';
 import { memoryFrom, nonZeroWords } from '../model/memory.ts';
+import { OP_KINDS, type Op, opProblem } from '../model/ops.ts';
 import type { Machine } from '../model/state.ts';
 import { EMPTY_TLB } from '../model/tlb.ts';
+import type { Problem } from './counterexample.ts';
+import { visible } from './escape.ts';
 
 const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
 
@@ -71,6 +76,53 @@ const progressLine = (s: CampaignStats, total: number) => {
   return `conform [${s.accel}${s.kvmUnusable ? ', KVM unusable here' : ''}] ${s.sequences}/${total} sequences, ${s.disagreements} disagreements, ${s.crashes} crashes, ${rate.toFixed(0)} seq/s`;
 };
 
+const exitWithoutQemu = () => {
+  const missing = qemuMissingReason();
+  if (missing) {
+    process.stderr.write(`hyperprop conform: ${missing}\n`);
+    process.exit(EXIT.USAGE);
+  }
+};
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null;
+const isU32 = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffff_ffff;
+
+/** What is wrong with a saved finding (`findingToJson`'s shape), or undefined: checked before anything runs. */
+export const findingProblem = (j: unknown): Problem | undefined => {
+  if (!isObject(j)) return { where: '', message: 'not a conformance finding (an object)' };
+  if (j.format !== 'hyperprop-conformance-finding/1')
+    return { where: 'format', message: 'not hyperprop-conformance-finding/1' };
+  const m = j.machine;
+  if (!isObject(m)) return { where: 'machine', message: 'not a machine' };
+  if (!isObject(m.geometry)) return { where: 'machine.geometry', message: 'not a geometry' };
+  const g = geometryProblem(m.geometry as unknown as Geometry);
+  if (g) return { where: 'machine.geometry', message: g };
+  const cpu = cpuProblem(m.cpu, 'machine.cpu');
+  if (cpu) return { where: 'machine.cpu', message: cpu };
+  if (!Array.isArray(m.memory) || m.memory.length > 1 << 20)
+    return { where: 'machine.memory', message: 'not a list of [address, word] pairs' };
+  for (const [i, w] of m.memory.entries())
+    if (!Array.isArray(w) || w.length !== 2 || !isU32(w[0]) || (w[0] as number) % 4 !== 0 || !isU32(w[1]))
+      return { where: `machine.memory[${i}]`, message: 'not a [4-aligned address, 32-bit word] pair' };
+  if (m.tlb !== undefined) {
+    const t = m.tlb;
+    const entries = (x: unknown) =>
+      Array.isArray(x) &&
+      x.every((e) => isObject(e) && Object.values(e).every((v) => isU32(v) || typeof v === 'boolean'));
+    if (!isObject(t) || !entries(t.translations) || !entries(t.pdes))
+      return { where: 'machine.tlb', message: 'not a TLB (translations and pdes)' };
+  }
+  if (!Array.isArray(j.ops) || j.ops.length === 0 || j.ops.length > 10_000)
+    return { where: 'ops', message: 'not a list of 1 to 10000 operations' };
+  for (const [i, op] of j.ops.entries()) {
+    if (!isObject(op) || typeof op.kind !== 'string' || !(OP_KINDS as readonly string[]).includes(op.kind))
+      return { where: `ops[${i}]`, message: 'not an operation of the subset' };
+    const p = opProblem(op as unknown as Op);
+    if (p) return { where: `ops[${i}]`, message: p };
+  }
+  return undefined;
+};
+
 export const registerConform = (program: Command): void => {
   program
     .command('conform')
@@ -89,19 +141,17 @@ export const registerConform = (program: Command): void => {
         process.stderr.write('hyperprop conform: --accel must be auto, kvm or tcg\n');
         process.exit(EXIT.USAGE);
       }
-      const missing = qemuMissingReason();
-      if (missing) {
-        process.stderr.write(`hyperprop conform: ${missing}\n`);
-        process.exit(EXIT.USAGE);
-      }
       if (o.replay) {
-        let j: ReturnType<typeof findingToJson>;
-        try {
-          j = JSON.parse(readFileSync(o.replay, 'utf8'));
-        } catch (e) {
-          process.stderr.write(`hyperprop conform: cannot read ${o.replay}: ${String(e)}\n`);
+        // A finding is data: read with the counterexamples' limits, checked field by field, never echoed.
+        const { loadJsonFile, problemLine } = await import('./counterexample.ts');
+        const p = loadJsonFile(o.replay);
+        const problem = p.ok ? findingProblem(p.json) : p.problem;
+        if (problem) {
+          process.stderr.write(`hyperprop conform: ${problemLine(visible(o.replay), problem)}\n`);
           process.exit(EXIT.USAGE);
         }
+        const j = (p as { json: ReturnType<typeof findingToJson> }).json;
+        exitWithoutQemu();
         const seq: Sequence = { machine: machineFromJson(j.machine), ops: j.ops };
         const kernel = buildKernel([seq]);
         const boot = await runKernel(kernel, { accel: o.accel, timeoutMs: o.timeout });
@@ -112,6 +162,7 @@ export const registerConform = (program: Command): void => {
         process.stdout.write(`${JSON.stringify({ accel: boot.accel, error: boot.error, verdict, real }, null, 2)}\n`);
         process.exit(verdict?.kind === 'agree' && !boot.error ? EXIT.OK : EXIT.FAILED);
       }
+      exitWithoutQemu();
       const seed: number = o.seed ?? Date.now() % 2 ** 31;
       const runs: number = o.runs;
       const batch: number = o.batch;

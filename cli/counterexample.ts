@@ -20,6 +20,8 @@ import { type Geometry, geometryProblem } from '../model/geometry.ts';
 import { type Op, opProblem } from '../model/ops.ts';
 import type { Counterexample } from '../properties/check.ts';
 import { PROPERTY_NAMES, type PropertyFailure, type PropertyName } from '../properties/property.ts';
+import { visible } from './escape.ts';
+import { MAX_FILE_GUESTS, SEED_MAX } from './limits.ts';
 import { PACKAGE_VERSION } from './version.ts';
 
 /** The file format's version: bumped when a file of the old format no longer decodes. */
@@ -143,13 +145,13 @@ export const CounterexampleSchema = Schema.Struct({
   modelVersion: Text(100),
   design: DesignRefSchema,
   property: Schema.Literal(...PROPERTY_NAMES),
-  seed: int(-(2 ** 31), 2 ** 32 - 1),
+  seed: int(0, SEED_MAX),
   path: Schema.String.pipe(Schema.maxLength(100_000), Schema.pattern(/^(\d+(:\d+)*)?$/)),
   initial: Schema.Struct({
     geometry: GeometrySchema,
-    guests: Schema.Array(GuestSpecSchema).pipe(Schema.minItems(1), Schema.maxItems(16)),
+    guests: Schema.Array(GuestSpecSchema).pipe(Schema.minItems(1), Schema.maxItems(MAX_FILE_GUESTS)),
   }),
-  ops: Schema.Array(Schema.Struct({ guest: int(0, 15), op: OpSchema })).pipe(
+  ops: Schema.Array(Schema.Struct({ guest: int(0, MAX_FILE_GUESTS - 1), op: OpSchema })).pipe(
     Schema.minItems(1),
     Schema.maxItems(10_000),
   ),
@@ -279,6 +281,18 @@ export type ParsedJson =
   | { readonly ok: true; readonly json: unknown }
   | { readonly ok: false; readonly problem: Problem };
 
+/** Where `JSON.parse(text)` failed (` (at line L, column C)`), from its error: never the text itself; nothing when it gives no position. */
+export const jsonErrorPlace = (text: string, e: unknown): string => {
+  const m = /position (\d+)/.exec(e instanceof Error ? e.message : '');
+  if (m) {
+    const at = Math.min(Number(m[1]), text.length);
+    const before = text.slice(0, at);
+    const line = before.split('\n').length;
+    return ` (at line ${line}, column ${at - before.lastIndexOf('\n')})`;
+  }
+  return /end of JSON input/.test(e instanceof Error ? e.message : '') ? ' (it ends too early)' : '';
+};
+
 /** Parse a file's bytes as JSON (the size limit applies here too). */
 export const parseJsonBytes = (bytes: Uint8Array): ParsedJson => {
   if (bytes.length > MAX_COUNTEREXAMPLE_BYTES)
@@ -296,10 +310,8 @@ export const parseJsonBytes = (bytes: Uint8Array): ParsedJson => {
   try {
     return { ok: true, json: JSON.parse(text) };
   } catch (e) {
-    return {
-      ok: false,
-      problem: { where: '', message: `not JSON (${oneLine(e instanceof Error ? e.message : String(e), 160)})` },
-    };
+    // Where, never what: the parser's message quotes the file's text (a secret, if the file is one).
+    return { ok: false, problem: { where: '', message: `not JSON${jsonErrorPlace(text, e)}` } };
   }
 };
 
@@ -348,7 +360,7 @@ export const loadCounterexample = (file: string): Decoded => {
 
 /** `FILE: at WHERE: MESSAGE`, the one line a user sees. */
 export const problemLine = (file: string, p: Problem): string =>
-  `${file}: ${p.where ? `at ${p.where}: ` : ''}${p.message}`;
+  visible(`${file}: ${p.where ? `at ${p.where}: ` : ''}${p.message}`);
 
 // ---------------------------------------------------------------------------------------------
 // From and to the checker's values.
@@ -396,24 +408,31 @@ const encodeSync = Schema.encodeSync(CounterexampleSchema);
 /** The file's text: keys in the schema's order, so equal counterexamples give equal bytes. */
 export const encodeCounterexample = (c: CounterexampleFile): string => `${JSON.stringify(encodeSync(c), null, 2)}\n`;
 
-/** A file name from a design's name, a property and the content's hash (equal contents, equal names). */
-export const contentFileName = (design: string, property: string, body: string): string => {
+/**
+ * A file name from a design's name, a property and a hash of `identity`: what the counterexample
+ * is (design, property, initial machine, operations), not how it was found (seed and path) nor
+ * what this version said of it, so one bug found from two seeds, or by two shards, is one file.
+ */
+export const contentFileName = (design: string, property: string, identity: string): string => {
   const slug = (s: string) => s.replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 40);
-  const hash = createHash('sha256').update(body).digest('hex').slice(0, 16);
+  const hash = createHash('sha256').update(identity).digest('hex').slice(0, 16);
   return `${slug(design)}.${property}.${hash}.json`;
 };
 
-/** The file name: design, property and the content's hash (equal contents, equal names). */
-export const counterexampleFileName = (c: CounterexampleFile, body = encodeCounterexample(c)): string =>
-  contentFileName(c.design.name, c.property, body);
+/** What a counterexample is, as the text its name hashes: design, property, initial machine and operations. */
+export const counterexampleIdentity = (c: CounterexampleFile): string =>
+  JSON.stringify([c.format, c.design, c.property, c.initial, c.ops]);
+
+/** The file name: design, property and the hash of what it is (equal counterexamples, equal names). */
+export const counterexampleFileName = (c: CounterexampleFile, _body?: string): string =>
+  contentFileName(c.design.name, c.property, counterexampleIdentity(encodeSync(c)));
 
 /**
  * Save atomically (a uniquely named temporary file, then rename): parallel writers of the same
- * counterexample write the same name and content, and no reader ever sees half a file.
+ * counterexample write the same name, and no reader ever sees half a file.
  */
 export const saveCounterexample = (dir: string, c: CounterexampleFile): string => {
-  const body = encodeCounterexample(c);
-  return writeAtomically(dir, counterexampleFileName(c, body), body);
+  return writeAtomically(dir, counterexampleFileName(c), encodeCounterexample(c));
 };
 
 /** Write `body` to `dir/name` atomically (a uniquely named temporary file, then rename). */

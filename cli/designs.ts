@@ -3,14 +3,17 @@
  * module exporting a `Design` as `design` or as its default export), loaded with a dynamic
  * import and validated with `isDesign`. Its path and sha256 go into counterexamples.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { PRESETS } from '../model/designs/presets.ts';
 import { type Design, isDesign } from '../model/host/design.ts';
 import { SYSCALL_DESIGNS } from '../model/syscall/presets.ts';
 import type { DesignRef } from './counterexample.ts';
 import { exportedDesign, importDesignFile } from './design-import.ts';
+import { errorLine, visible } from './escape.ts';
 
 /** The three configurations every suite runs (DESIGN.md §3), those of them that exist. */
 export const DEFAULT_DESIGN_NAMES: readonly string[] = ['shadow', 'ept', 'passthrough'];
@@ -29,53 +32,118 @@ export class UsageError extends Error {}
 
 const looksLikeFile = (s: string) => /[\\/]/.test(s) || /\.(m?ts|m?js|cts|cjs)$/.test(s);
 
-const firstLine = (e: unknown): string => {
-  const m = e instanceof Error ? e.message : String(e);
-  const lines = m.split('\n').filter((l) => l.trim() !== '');
-  // A compiler's "Transform failed with 1 error:" says where on the line after it.
-  const line =
-    (lines[0]?.trim().endsWith(':') && lines[1] ? `${lines[0].trim()} ${lines[1]}` : lines[0]) ?? 'unknown error';
-  return line.length > 300 ? `${line.slice(0, 299)}…` : line.trim();
+/**
+ * One line for a design file that does not load, keeping where the problem is: the first
+ * `file:line:col` (or `file:line`) the error's message or stack names in that file, then its message.
+ */
+export const loadErrorLine = (e: unknown, file: string): string => {
+  const message = e instanceof Error ? e.message : String(e);
+  const stack = e instanceof Error ? (e.stack ?? '') : '';
+  const url = pathToFileURL(file).href;
+  let place: string | undefined;
+  // esbuild (through tsx) names the place in the message with a 0-based column: `/x.ts:2:12: ERROR: …`.
+  const esbuild = new RegExp(`^\\s*${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:(\\d+):(\\d+): `, 'm').exec(message);
+  if (esbuild) place = `${file}:${esbuild[1]}:${Number(esbuild[2]) + 1}`;
+  for (const text of place ? [] : [message, stack]) {
+    for (const name of [file, url]) {
+      const at = text.indexOf(`${name}:`);
+      if (at < 0) continue;
+      const m = /^:(\d+)(?::(\d+))?/.exec(text.slice(at + name.length));
+      if (m) {
+        place = `${file}:${m[1]}${m[2] ? `:${m[2]}` : ''}`;
+        break;
+      }
+    }
+    if (place) break;
+  }
+  // Node does not say where a JavaScript module's syntax error is: its parser alone (--check runs nothing) does.
+  if (!place && e instanceof SyntaxError && /\.[mc]?js$/.test(file)) place = syntaxErrorPlace(file);
+  // esbuild (through tsx) puts the location in the message: `Transform failed with 1 error:\n/x.ts:1:24: ERROR: …`.
+  const lines = message.split('\n').map((l) => l.trim());
+  const located = lines.find((l) => l.startsWith(`${file}:`));
+  const text = located
+    ? located.slice(located.indexOf(': ', file.length) + 2).replace(/^ERROR: /, '')
+    : (lines.find((l) => l !== '' && !/^Transform failed with/.test(l)) ?? message);
+  const what = `${e instanceof Error && !located && e.name !== 'Error' && !text.startsWith(e.name) ? `${e.name}: ` : ''}${text}`;
+  return errorLine(place ? `${posix(place)}: ${what}` : what);
+};
+
+/** `file:line:col` of a JavaScript file's syntax error, from Node's parser (`node --check`: parses, runs nothing). */
+const syntaxErrorPlace = (file: string): string | undefined => {
+  const r = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8', timeout: 10_000 });
+  const m = new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:(\\d+)\\n[^\\n]*\\n( *)\\^`).exec(
+    r.stderr ?? '',
+  );
+  return m ? `${file}:${m[1]}:${m[2]!.length + 1}` : undefined;
 };
 
 export const sha256File = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 const posix = (p: string) => p.split(sep).join('/');
 
-/** Load a design by preset name or file path; throws `UsageError` with one line on bad input. */
-export const loadDesign = async (spec: string): Promise<LoadedDesign> => {
-  if (Object.hasOwn(PRESETS, spec)) {
-    const design = PRESETS[spec]!;
-    return { design, ref: { kind: 'preset', name: spec }, spec };
-  }
+/**
+ * The preset of this name, or undefined: a lookup in the preset table and nothing else. A name read
+ * from a file (a counterexample's `design.name`) goes through here only, so no file ever makes the
+ * command load code (a name that looks like a path is simply not a preset).
+ */
+export const presetDesign = (name: string): LoadedDesign | undefined =>
+  Object.hasOwn(PRESETS, name) ? { design: PRESETS[name]!, ref: { kind: 'preset', name }, spec: name } : undefined;
+
+/** A design file named on the command line, before it is loaded: where it is and what it holds. */
+export interface DesignFile {
+  /** Its absolute path (what a worker loads). */
+  readonly spec: string;
+  /** As a counterexample records it: relative to the working folder when inside it. */
+  readonly path: string;
+  readonly sha256: string;
+}
+
+/**
+ * A design file named on the command line, checked (it exists, it is a regular file) and hashed,
+ * not loaded: loading runs it. Throws `UsageError` with one line when `spec` is neither a preset
+ * nor such a file.
+ */
+export const designFile = (spec: string): DesignFile => {
   if (!looksLikeFile(spec))
     throw new UsageError(
-      `unknown design '${spec}': presets are ${Object.keys(PRESETS).join(', ')}; system-call-level designs are ${Object.keys(SYSCALL_DESIGNS).join(', ')}; a design file is a path such as ./my-design.ts`,
+      `unknown design '${visible(spec)}': presets are ${Object.keys(PRESETS).join(', ')}; system-call-level designs are ${Object.keys(SYSCALL_DESIGNS).join(', ')}; a design file is a path such as ./my-design.ts`,
     );
   const abs = resolve(spec);
   try {
-    if (!statSync(abs).isFile()) throw new UsageError(`design file ${spec}: not a regular file`);
+    if (!statSync(abs).isFile()) throw new UsageError(`design file ${visible(spec)}: not a regular file`);
   } catch (e) {
     if (e instanceof UsageError) throw e;
-    throw new UsageError(`design file ${spec}: no such file`);
+    throw new UsageError(`design file ${visible(spec)}: no such file`);
   }
-  const sha256 = sha256File(abs);
+  const rel = posix(relative(process.cwd(), abs));
+  return { spec: abs, path: rel.startsWith('..') ? posix(abs) : rel, sha256: sha256File(abs) };
+};
+
+/**
+ * Load a design by preset name or file path; throws `UsageError` with one line on bad input. Only
+ * for what the user typed on the command line (`--design`): a design file is imported, that is run.
+ * The command itself loads design files in worker threads only (pool.ts), where a file whose import
+ * never finishes can be stopped.
+ */
+export const loadDesign = async (spec: string): Promise<LoadedDesign> => {
+  const preset = presetDesign(spec);
+  if (preset) return preset;
+  const file = designFile(spec);
   let mod: Record<string, unknown>;
   try {
-    mod = await importDesignFile(abs);
+    mod = await importDesignFile(file.spec);
   } catch (e) {
-    throw new UsageError(`design file ${spec} does not load: ${firstLine(e)}`);
+    throw new UsageError(`design file ${visible(spec)} does not load: ${loadErrorLine(e, file.spec)}`);
   }
   const candidate = exportedDesign(mod);
   if (!isDesign(candidate))
     throw new UsageError(
-      `design file ${spec} does not export a design: export one as \`design\` (or as the default export) with name, description, axes and the functions of the Design API`,
+      `design file ${visible(spec)} does not export a design: export one as \`design\` (or as the default export) with name, description, axes and the functions of the Design API`,
     );
-  const rel = posix(relative(process.cwd(), abs));
   return {
     design: candidate,
-    ref: { kind: 'file', name: candidate.name, path: rel.startsWith('..') ? posix(abs) : rel, sha256 },
-    spec: abs,
+    ref: { kind: 'file', name: visible(candidate.name), path: file.path, sha256: file.sha256 },
+    spec: file.spec,
   };
 };
 
@@ -83,7 +151,7 @@ export const loadDesign = async (spec: string): Promise<LoadedDesign> => {
 export const designLabel = (ref: DesignRef): string => (ref.kind === 'preset' ? ref.name : `${ref.name} (${ref.path})`);
 
 /** Does a counterexample's design reference denote this loaded design? (Preset by name, file by content.) */
-export const sameDesign = (ref: DesignRef, loaded: LoadedDesign): boolean =>
+export const sameDesign = (ref: DesignRef, loaded: Pick<LoadedDesign, 'ref'>): boolean =>
   ref.kind === 'preset'
     ? loaded.ref.kind === 'preset' && loaded.ref.name === ref.name
     : loaded.ref.kind === 'file' && loaded.ref.sha256 === ref.sha256;

@@ -86,6 +86,8 @@ const pageName = (file: string | undefined, fallback: string): string =>
 export const writeReplayPages = (path: string, results: readonly ReplayResult[]): void => {
   const written: string[] = [];
   for (const r of results) {
+    // A replay stopped as ERROR (a misbehaving design, or past its time budget) has no trace to show.
+    if (!r.trace) continue;
     const file = results.length === 1 ? path : join(path, pageName(r.file, `${r.design}.${r.property}`));
     writeTracePage(file, r.trace, { source: r.file, notes: r.notes });
     written.push(file);

@@ -12,6 +12,7 @@ import { PROPERTY_NAMES } from '../properties/property.ts';
 import { SYSCALL_PROPERTIES, SYSCALL_PROPERTY_NAMES } from '../properties/syscall/properties.ts';
 import { intOption } from './check.ts';
 import { defaultDesigns } from './designs.ts';
+import { checkOutputFile } from './output.ts';
 
 export const registerList = (program: Command): void => {
   program
@@ -79,6 +80,7 @@ export const registerSchema = (program: Command): void => {
     .description('the JSON Schema of counterexample files (counterexamples/schema.json)')
     .option('--write <file>', 'write it to this file instead of standard output')
     .action(async (o: { write?: string }) => {
+      if (o.write !== undefined) checkOutputFile(o.write, '--write');
       const text = await schemaText();
       if (o.write) writeFileSync(o.write, text);
       else process.stdout.write(text);

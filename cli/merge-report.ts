@@ -6,7 +6,9 @@
 import { readFileSync, statSync } from 'node:fs';
 import * as ParseResult from 'effect/ParseResult';
 import * as Schema from 'effect/Schema';
+import { jsonErrorPlace } from './counterexample.ts';
 import { UsageError } from './designs.ts';
+import { visible } from './escape.ts';
 import { type CheckReport, summarize } from './report.ts';
 
 /** A report bigger than this is refused before it is read (a shard's failures render to text; 64 MiB is ample). */
@@ -20,6 +22,21 @@ const Divergence = Schema.Struct({
   expected: Schema.optionalWith(Schema.String, { exact: true }),
   actual: Schema.optionalWith(Schema.String, { exact: true }),
 });
+
+/** An item's ERROR (cli/work.ts ItemError): what the reporters print of it. */
+const ItemErrorSchema = Schema.Struct({
+  kind: Schema.Literal('threw', 'malformed-state', 'hung', 'time-limit', 'crashed', 'error'),
+  message: Schema.String,
+  call: Schema.optionalWith(Schema.String, { exact: true }),
+  step: Schema.optionalWith(Int, { exact: true }),
+  guest: Schema.optionalWith(Int, { exact: true }),
+  op: Schema.optionalWith(Schema.String, { exact: true }),
+});
+/** The design an item ran (the text reporter's replay hint reads a design file's path). */
+const DesignRefSchema = Schema.Union(
+  Schema.Struct({ kind: Schema.Literal('preset'), name: Schema.String }),
+  Schema.Struct({ kind: Schema.Literal('file'), name: Schema.String, path: Schema.String }),
+);
 
 /**
  * What merging and the reporters read of a report (cli/report.ts's CheckReport); fields not named
@@ -39,7 +56,8 @@ const ReportSchema = Schema.Struct({
       file: Schema.String,
       design: Schema.String,
       property: Schema.String,
-      status: Schema.Literal('still-failing', 'fixed', 'skipped'),
+      status: Schema.Literal('still-failing', 'fixed', 'skipped', 'error'),
+      error: Schema.optionalWith(ItemErrorSchema, { exact: true }),
       divergence: Schema.optionalWith(Divergence, { exact: true }),
       rendering: Schema.optionalWith(Schema.String, { exact: true }),
       durationMs: Schema.Number,
@@ -49,8 +67,10 @@ const ReportSchema = Schema.Struct({
     Schema.Struct({
       index: Int,
       design: Schema.String,
+      designRef: DesignRefSchema,
       property: Schema.String,
-      status: Schema.Literal('passed', 'failed'),
+      status: Schema.Literal('passed', 'failed', 'error'),
+      error: Schema.optionalWith(ItemErrorSchema, { exact: true }),
       runs: Int,
       seed: Int,
       durationMs: Schema.Number,
@@ -82,27 +102,39 @@ export const readReport = (file: string): CheckReport => {
   let size: number;
   try {
     const st = statSync(file);
-    if (!st.isFile()) throw new UsageError(`${file}: not a regular file`);
+    if (!st.isFile()) throw new UsageError(`${visible(file)}: not a regular file`);
     size = st.size;
   } catch (e) {
     if (e instanceof UsageError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`${file}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? 'error'})`}`);
+    throw new UsageError(
+      `${visible(file)}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? 'error'})`}`,
+    );
   }
-  if (size > MAX_REPORT_BYTES) throw new UsageError(`${file}: ${size} bytes, over the ${MAX_REPORT_BYTES}-byte limit`);
+  if (size > MAX_REPORT_BYTES)
+    throw new UsageError(`${visible(file)}: ${size} bytes, over the ${MAX_REPORT_BYTES}-byte limit`);
   let json: unknown;
+  let text: string;
   try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(file));
   } catch (e) {
-    const m = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 160);
-    throw new UsageError(`${file}: not JSON (${m}); merge reads the reports of \`hyperprop check --reporter json\``);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`${visible(file)}: ${code ? `cannot read (${code})` : 'not UTF-8 text'}`);
+  }
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    // Where, never what: the parser's message quotes the file's text (a secret, if the file is one).
+    throw new UsageError(
+      `${visible(file)}: not JSON${jsonErrorPlace(text, e)}; merge reads the reports of \`hyperprop check --reporter json\``,
+    );
   }
   const r = decode(json);
   if (r._tag === 'Left') {
     const [issue] = ParseResult.ArrayFormatter.formatErrorSync(r.left);
     const at = where(issue?.path ?? []);
     throw new UsageError(
-      `${file}: not a hyperprop check JSON report (${at ? `at ${at}: ` : ''}${(issue?.message ?? 'does not match').replace(/\s+/g, ' ').slice(0, 200)})`,
+      `${visible(file)}: not a hyperprop check JSON report (${at ? `at ${visible(at)}: ` : ''}${visible((issue?.message ?? 'does not match').replace(/\s+/g, ' ').slice(0, 200))})`,
     );
   }
   return json as CheckReport;
@@ -126,11 +158,11 @@ export const mergeReports = (
   for (const { file, report } of reports) {
     if (!report.shard)
       throw new UsageError(
-        `${file}: not a shard's report (no shard: it was run without --shard or a CI shard variable)`,
+        `${visible(file)}: not a shard's report (no shard: it was run without --shard or a CI shard variable)`,
       );
     if (runIdentity(report) !== runIdentity(first.report))
       throw new UsageError(
-        `${file}: from another run than ${first.file} (version, seed, runs, time limit, designs and properties must all match)`,
+        `${visible(file)}: from another run than ${visible(first.file)} (version, seed, runs, time limit, designs and properties must all match)`,
       );
   }
   const count = first.report.shard!.count;
@@ -138,9 +170,12 @@ export const mergeReports = (
   for (const x of reports) {
     const s = x.report.shard!;
     if (s.count !== count)
-      throw new UsageError(`${x.file}: shard ${s.index}/${s.count}, but ${first.file} is one of ${count} shards`);
+      throw new UsageError(
+        `${visible(x.file)}: shard ${s.index}/${s.count}, but ${visible(first.file)} is one of ${count} shards`,
+      );
     const seen = byIndex.get(s.index);
-    if (seen) throw new UsageError(`${x.file}: shard ${s.index}/${count} given twice (also ${seen.file})`);
+    if (seen)
+      throw new UsageError(`${visible(x.file)}: shard ${s.index}/${count} given twice (also ${visible(seen.file)})`);
     byIndex.set(s.index, x);
   }
   const missing = Array.from({ length: count }, (_, i) => i + 1).filter((k) => !byIndex.has(k));
@@ -157,7 +192,7 @@ export const mergeReports = (
     const expected = total > k ? Math.ceil((total - k) / count) : 0;
     if (s.report.corpus.length !== expected)
       throw new UsageError(
-        `${s.file}: ${s.report.corpus.length} corpus replay(s) where shard ${k + 1}/${count} of ${total} takes ${expected}: the shards replayed different corpus folders`,
+        `${visible(s.file)}: ${s.report.corpus.length} corpus replay(s) where shard ${k + 1}/${count} of ${total} takes ${expected}: the shards replayed different corpus folders`,
       );
     s.report.corpus.forEach((c, j) => {
       corpus[j * count + k] = c;

@@ -12,6 +12,8 @@ import { type MutantOutcome, runMutant } from '../mutants/run.ts';
 import { UNSEEN } from '../mutants/unseen-catalog.ts';
 import { EXIT, intOption } from './check.ts';
 import { UsageError } from './designs.ts';
+import { visible } from './escape.ts';
+import { checkOutputFile } from './output.ts';
 import { runInWorkers } from './pool.ts';
 import type { MutantRequest } from './worker.ts';
 
@@ -153,10 +155,11 @@ export const registerMutants = (program: Command): void => {
       const chosen: Mutant[] = [];
       for (const n of names) {
         const m = set.find((x) => x.name === n);
-        if (!m) throw new UsageError(`unknown mutant '${n}': ${listing}`);
+        if (!m) throw new UsageError(`unknown mutant '${visible(n)}': ${listing}`);
         if (!chosen.includes(m)) chosen.push(m);
       }
       const mutants = chosen.length > 0 ? chosen : [...set];
+      if (o.output !== undefined) checkOutputFile(o.output, '--output');
       if (o.list) {
         const w = Math.max(...mutants.map((m) => m.name.length)) + 2;
         const lines = mutants.map(

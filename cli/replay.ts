@@ -1,36 +1,54 @@
 /**
  * `hyperprop replay FILE...`: run saved counterexamples again, deterministically, and print each
  * trace step by step with the divergence marked. Exit 0 when the property now holds on every
- * file, 1 when one still fails, 2 on bad input (every bad file gets one line; nothing runs).
+ * file, 1 when one still fails or could not be replayed (ERROR: the design misbehaved, or the replay
+ * ran past its --time-limit), 2 on bad input (every bad file gets one line; nothing runs).
  *
  * A file never names code to run: a preset is looked up by name; a counterexample found on a
  * design file replays only on a design file given with --design (matched by sha256, then by
- * the design's name; a single --design file serves every file).
+ * the design's name; a single --design file serves every file). Replays run in a worker thread
+ * under the watchdog (pool.ts), each within its time budget.
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { checkScenario } from '../properties/check.ts';
 import type { PropertyFailure } from '../properties/property.ts';
 import type { TraceRecord } from '../properties/record/types.ts';
-import { EXIT } from './check.ts';
-import type { CounterexampleFile } from './counterexample.ts';
-import { type LoadedDesign, loadDesign, UsageError } from './designs.ts';
-import { replayTrace } from './replay-render.ts';
+import { EXIT, intOption, REPLAY_BUDGET_SECONDS } from './check.ts';
+import type { CounterexampleFile, DesignRef } from './counterexample.ts';
+import { designFile, presetDesign, UsageError } from './designs.ts';
+import { visible } from './escape.ts';
+import { DEFAULT_STEP_TIMEOUT_SECONDS } from './limits.ts';
+import { WorkerPool } from './pool.ts';
+import { errorText } from './report.ts';
+import { type ItemError, itemError } from './work.ts';
+import type { ProbeRequest, ProbeResult, ReplayOutcome, ReplayRequest, SyscallReplayRequest } from './worker.ts';
+
+/** A design named with --design, as the main thread knows it (a design file is loaded in a worker only). */
+interface ReplayDesign {
+  readonly spec: string;
+  readonly ref: DesignRef;
+  readonly name: string;
+  readonly loadError?: ItemError;
+}
 
 export interface ReplayResult {
   readonly file: string;
   readonly design: string;
   readonly property: string;
-  /** fails: the property still fails; holds: it holds now. */
-  readonly status: 'fails' | 'holds';
+  /** fails: the property still fails; holds: it holds now; error: no verdict (see `error`). */
+  readonly status: 'fails' | 'holds' | 'error';
+  readonly error?: ItemError;
   readonly failure?: PropertyFailure;
   readonly recorded: PropertyFailure;
   /** The same first divergence as recorded (step, guest and message). */
   readonly sameDivergence: boolean;
   readonly notes: readonly string[];
   readonly rendering: string;
-  /** The replayed run step by step as plain data (properties/record/): what `rendering` and `--html` are made from. */
-  readonly trace: TraceRecord;
+  /**
+   * The replayed run step by step as plain data (properties/record/): what `rendering` and `--html`
+   * are made from (absent for an ERROR: the replay did not finish).
+   */
+  readonly trace?: TraceRecord;
 }
 
 const sameFailure = (a: PropertyFailure | undefined, b: PropertyFailure) =>
@@ -40,29 +58,30 @@ const sameFailure = (a: PropertyFailure | undefined, b: PropertyFailure) =>
 const designFor = (
   file: string,
   c: CounterexampleFile,
-  presets: (name: string) => Promise<LoadedDesign | undefined>,
-  files: readonly LoadedDesign[],
-): Promise<{ design: LoadedDesign; notes: string[] }> => {
+  files: readonly ReplayDesign[],
+): { design: ReplayDesign; notes: string[] } => {
   const ref = c.design;
-  if (ref.kind === 'preset')
-    return presets(ref.name).then((d) => {
-      if (!d) throw new UsageError(`${file}: at design.name: no preset named '${ref.name}' in this version`);
-      return { design: d, notes: [] };
-    });
+  if (ref.kind === 'preset') {
+    // A name from a file is only looked up among the presets: never loaded (it may be a path).
+    const d = presetDesign(ref.name);
+    if (!d)
+      throw new UsageError(`${visible(file)}: at design.name: no preset named '${visible(ref.name)}' in this version`);
+    return { design: { spec: d.spec, ref: d.ref, name: d.ref.name }, notes: [] };
+  }
   const byHash = files.find((d) => d.ref.kind === 'file' && d.ref.sha256 === ref.sha256);
-  if (byHash) return Promise.resolve({ design: byHash, notes: [] });
-  const byName = files.filter((d) => d.design.name === ref.name);
+  if (byHash) return { design: byHash, notes: [] };
+  const byName = files.filter((d) => d.name === visible(ref.name));
   const pick = byName.length === 1 ? byName[0] : files.length === 1 ? files[0] : undefined;
   if (!pick)
     throw new UsageError(
-      `${file}: found on design file ${ref.path} (sha256 ${ref.sha256.slice(0, 12)}…); pass --design ${ref.path} to replay it (a counterexample never names code to run)`,
+      `${visible(file)}: found on design file ${visible(ref.path)} (sha256 ${ref.sha256.slice(0, 12)}…); pass --design ${visible(ref.path)} to replay it (a counterexample never names code to run)`,
     );
-  return Promise.resolve({
+  return {
     design: pick,
     notes: [
-      `the design file differs from the one the counterexample was found on (${ref.path}, sha256 ${ref.sha256.slice(0, 12)}…)`,
+      `the design file differs from the one the counterexample was found on (${visible(ref.path)}, sha256 ${ref.sha256.slice(0, 12)}…)`,
     ],
-  });
+  };
 };
 
 export const registerReplay = (program: Command): void => {
@@ -79,118 +98,219 @@ export const registerReplay = (program: Command): void => {
     )
     .addOption(new Option('--reporter <r>', 'output format').choices(['text', 'json']).default('text'))
     .option(
+      '--time-limit <seconds>',
+      `how long each file's replay may take (default ${REPLAY_BUDGET_SECONDS})`,
+      intOption('--time-limit', 1),
+      REPLAY_BUDGET_SECONDS,
+    )
+    .option(
       '--html <path>',
       'also write each trace as a self-contained HTML page: this file (with several counterexamples, this folder)',
     )
-    .action(async (files: string[], o: { design?: string[]; reporter: 'text' | 'json'; html?: string }) => {
-      const { decodeCounterexample, failureOf, loadJsonFile, MODEL_VERSION, problemLine, scenarioOf } = await import(
-        './counterexample.ts'
-      );
-      const { decodeSyscallCounterexample, isSyscallCounterexampleJson, replaySyscall } = await import(
-        './syscall-counterexample.ts'
-      );
-      // Each file is read once; a system-call-level file (by its format) replays on its level.
-      const parsed = files.map((file) => ({ file, p: loadJsonFile(file) }));
-      const isSyscall = (x: (typeof parsed)[number]) => x.p.ok && isSyscallCounterexampleJson(x.p.json);
-      const decoded = parsed
-        .filter((x) => !isSyscall(x))
-        .map(({ file, p }) => ({ file, d: p.ok ? decodeCounterexample(p.json) : p }));
-      const syscallDecoded = parsed
-        .filter(isSyscall)
-        .map(({ file, p }) => ({ file, d: decodeSyscallCounterexample(p.ok ? p.json : undefined) }));
-      const position = new Map(files.map((f, i) => [f, i]));
-      const bad = [...decoded, ...syscallDecoded]
-        .filter((x) => !x.d.ok)
-        .sort((a, b) => position.get(a.file)! - position.get(b.file)!);
-      if (bad.length > 0) {
-        for (const x of bad)
-          if (!x.d.ok) process.stderr.write(`hyperprop replay: ${problemLine(x.file, x.d.problem)}\n`);
-        process.exitCode = EXIT.USAGE;
-        return;
-      }
-      const designFiles: LoadedDesign[] = [];
-      for (const spec of o.design ?? []) designFiles.push(await loadDesign(spec));
-      const presets = async (name: string) => {
-        try {
-          const d = await loadDesign(name);
-          return d.ref.kind === 'preset' ? d : undefined;
-        } catch {
-          return undefined;
+    .option(
+      '--step-timeout <seconds>',
+      'how long one operation of a design may run before the replay is stopped as ERROR',
+      intOption('--step-timeout', 1, 3600),
+      DEFAULT_STEP_TIMEOUT_SECONDS,
+    )
+    .action(
+      async (
+        files: string[],
+        o: { design?: string[]; reporter: 'text' | 'json'; html?: string; timeLimit: number; stepTimeout: number },
+      ) => {
+        const { decodeCounterexample, failureOf, loadJsonFile, MODEL_VERSION, problemLine, scenarioOf } = await import(
+          './counterexample.ts'
+        );
+        const { decodeSyscallCounterexample, isSyscallCounterexampleJson } = await import(
+          './syscall-counterexample.ts'
+        );
+        // Each file is read once; a system-call-level file (by its format) replays on its level.
+        const parsed = files.map((file) => ({ file, p: loadJsonFile(file) }));
+        const isSyscall = (x: (typeof parsed)[number]) => x.p.ok && isSyscallCounterexampleJson(x.p.json);
+        const decoded = parsed
+          .filter((x) => !isSyscall(x))
+          .map(({ file, p }) => ({ file, d: p.ok ? decodeCounterexample(p.json) : p }));
+        const syscallDecoded = parsed
+          .filter(isSyscall)
+          .map(({ file, p }) => ({ file, d: decodeSyscallCounterexample(p.ok ? p.json : undefined) }));
+        // Every bad file gets its line, in the order given: bad data, or a preset this version does not have.
+        const position = new Map(files.map((f, i) => [f, i]));
+        const bad = [
+          ...[...decoded, ...syscallDecoded].flatMap((x) =>
+            x.d.ok ? [] : [{ file: x.file, line: problemLine(visible(x.file), x.d.problem) }],
+          ),
+          ...decoded.flatMap((x) =>
+            x.d.ok && x.d.value.design.kind === 'preset' && !presetDesign(x.d.value.design.name)
+              ? [
+                  {
+                    file: x.file,
+                    line: problemLine(x.file, {
+                      where: 'design.name',
+                      message: `no preset named '${x.d.value.design.name}' in this version`,
+                    }),
+                  },
+                ]
+              : [],
+          ),
+        ].sort((a, b) => position.get(a.file)! - position.get(b.file)!);
+        if (bad.length > 0) {
+          for (const x of bad) process.stderr.write(`hyperprop replay: ${x.line}\n`);
+          process.exitCode = EXIT.USAGE;
+          return;
         }
-      };
-      const chosen = [];
-      for (const x of decoded)
-        if (x.d.ok)
-          chosen.push({ file: x.file, c: x.d.value, ...(await designFor(x.file, x.d.value, presets, designFiles)) });
-      const results: ReplayResult[] = chosen.map(({ file, c, design, notes }) => {
-        const scenario = scenarioOf(c);
-        let failure: PropertyFailure | undefined;
-        let rendering: string;
-        let trace: TraceRecord;
+        // --design names are checked (nothing loaded): a design file loads in the worker below.
+        const named = (o.design ?? []).map((spec) => presetDesign(spec) ?? { file: designFile(spec) });
+        const pool = new WorkerPool(1);
         try {
-          failure = checkScenario(design.design, c.property, scenario);
-          ({ rendering, trace } = replayTrace(design.design, scenario, failure, c.property));
-        } catch (e) {
-          throw new UsageError(
-            `${file}: cannot replay on ${design.design.name}: ${e instanceof Error ? e.message : String(e)}`,
+          const stallMs = o.stepTimeout * 1000;
+          const fileSpecs = named.flatMap((x) => ('file' in x ? [x.file] : []));
+          const probes = await pool.run<ProbeRequest, ProbeResult | ItemError>(
+            fileSpecs.map((f) => ({ kind: 'probe', spec: f.spec })),
+            () => {},
+            {
+              budgetMs: () => stallMs,
+              stallMs: () => stallMs,
+              onFault: (_req, fault) => {
+                if (fault.kind === 'usage') throw new UsageError(fault.message);
+                return { ...itemError(fault), call: 'import' };
+              },
+            },
           );
-        }
-        const recorded = failureOf(c);
-        const allNotes = [...notes];
-        if (c.modelVersion !== MODEL_VERSION)
-          allNotes.push(`saved by model version ${c.modelVersion}; this is ${MODEL_VERSION}`);
-        return {
-          file,
-          design: design.design.name,
-          property: c.property,
-          status: failure ? 'fails' : 'holds',
-          ...(failure ? { failure } : {}),
-          recorded,
-          sameDivergence: sameFailure(failure, recorded),
-          notes: allNotes,
-          rendering,
-          trace,
-        };
-      });
-      for (const x of syscallDecoded) {
-        if (!x.d.ok) continue;
-        const c = x.d.value;
-        const { failure, rendering, trace } = replaySyscall(c);
-        results.push({
-          file: x.file,
-          design: c.design.name,
-          property: c.property,
-          status: failure ? 'fails' : 'holds',
-          ...(failure ? { failure } : {}),
-          recorded: c.divergence,
-          sameDivergence: sameFailure(failure, c.divergence),
-          notes:
-            c.modelVersion === MODEL_VERSION
+          const designFiles: ReplayDesign[] = named.map((x) => {
+            if (!('file' in x)) return { spec: x.spec, ref: x.ref, name: x.ref.name };
+            const probe = probes[fileSpecs.indexOf(x.file)]!;
+            if ('ref' in probe) return { spec: probe.spec, ref: probe.ref, name: probe.name };
+            const name = x.file.path.split('/').pop() ?? x.file.path;
+            return {
+              spec: x.file.spec,
+              ref: { kind: 'file', name, path: x.file.path, sha256: x.file.sha256 },
+              name,
+              loadError: probe,
+            };
+          });
+          const chosen = [];
+          const unmatched: string[] = [];
+          for (const x of decoded)
+            if (x.d.ok)
+              try {
+                chosen.push({ file: x.file, c: x.d.value, ...designFor(x.file, x.d.value, designFiles) });
+              } catch (e) {
+                if (!(e instanceof UsageError)) throw e;
+                unmatched.push(e.message);
+              }
+          // Every file without a design gets its line; nothing runs.
+          if (unmatched.length > 0) {
+            for (const line of unmatched) process.stderr.write(`hyperprop replay: ${line}\n`);
+            process.exitCode = EXIT.USAGE;
+            return;
+          }
+          const syscallFiles = syscallDecoded.flatMap((x) => (x.d.ok ? [{ file: x.file, c: x.d.value }] : []));
+          type Req = ReplayRequest | SyscallReplayRequest;
+          const machineReqs: Req[] = chosen
+            .filter((x) => !x.design.loadError)
+            .map((x) => ({ kind: 'replay', spec: x.design.spec, property: x.c.property, scenario: scenarioOf(x.c) }));
+          const syscallReqs: Req[] = syscallFiles.map((x) => ({ kind: 'syscall-replay', counterexample: x.c }));
+          const outcomes = await pool.run<Req, ReplayOutcome | ItemError>([...machineReqs, ...syscallReqs], () => {}, {
+            budgetMs: () => o.timeLimit * 1000,
+            stallMs: (req) => (req.kind === 'replay' ? stallMs : undefined),
+            onFault: (_req, fault) => itemError(fault),
+          });
+          const isError = (x: ReplayOutcome | ItemError): x is ItemError => 'kind' in x;
+          const note = (modelVersion: string) =>
+            modelVersion === MODEL_VERSION
               ? []
-              : [`saved by model version ${c.modelVersion}; this is ${MODEL_VERSION}`],
-          rendering,
-          trace,
-        });
-      }
-      if (o.html !== undefined) (await import('./html.ts')).writeReplayPages(o.html, results);
-      if (o.reporter === 'json') process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
-      else {
-        const out: string[] = [];
-        for (const r of results) {
-          out.push(`== ${r.file}: ${r.property} on ${r.design}`);
-          for (const n of r.notes) out.push(`note: ${n}`);
-          out.push(r.rendering);
-          out.push(
-            r.status === 'fails'
-              ? `still fails: ${r.property} at step ${r.failure!.step}${r.sameDivergence ? ' (the divergence recorded)' : ` (recorded: step ${r.recorded.step}: ${r.recorded.message})`}`
-              : `now holds: ${r.property} on ${r.design} (recorded divergence at step ${r.recorded.step}: ${r.recorded.message})`,
+              : [`saved by model version ${visible(modelVersion)}; this is ${MODEL_VERSION}`];
+          const result = (
+            file: string,
+            design: string,
+            property: string,
+            recorded: PropertyFailure,
+            notes: string[],
+            outcome: ReplayOutcome | ItemError,
+            shape: string,
+          ): ReplayResult =>
+            isError(outcome)
+              ? {
+                  file,
+                  design,
+                  property,
+                  status: 'error',
+                  error:
+                    outcome.kind === 'time-limit'
+                      ? { ...outcome, message: `${outcome.message} (--time-limit) on ${shape}` }
+                      : outcome,
+                  recorded,
+                  sameDivergence: false,
+                  notes,
+                  rendering: '',
+                }
+              : {
+                  file,
+                  design,
+                  property,
+                  status: outcome.failure ? 'fails' : 'holds',
+                  ...(outcome.failure ? { failure: outcome.failure } : {}),
+                  recorded,
+                  sameDivergence: sameFailure(outcome.failure, recorded),
+                  notes,
+                  rendering: outcome.rendering,
+                  trace: outcome.trace,
+                };
+          let next = 0;
+          const results: ReplayResult[] = chosen.map(({ file, c, design, notes }) =>
+            result(
+              file,
+              design.name,
+              c.property,
+              failureOf(c),
+              [...notes, ...note(c.modelVersion)],
+              design.loadError ?? outcomes[next++]!,
+              `a file of ${c.ops.length} operation(s) on ${c.initial.guests.length} guest(s) in a ${c.initial.geometry.dirEntries}×${c.initial.geometry.tableEntries}-page window`,
+            ),
           );
-          out.push('');
+          for (const x of syscallFiles)
+            results.push(
+              result(
+                x.file,
+                x.c.design.name,
+                x.c.property,
+                x.c.divergence,
+                note(x.c.modelVersion),
+                outcomes[next++]!,
+                `a file of ${x.c.ops.length} call(s) on ${x.c.guests.length} guest(s)`,
+              ),
+            );
+          if (o.html !== undefined) (await import('./html.ts')).writeReplayPages(o.html, results);
+          if (o.reporter === 'json') process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+          else {
+            const out: string[] = [];
+            for (const r of results) {
+              out.push(`== ${visible(r.file)}: ${r.property} on ${visible(r.design)}`);
+              for (const n of r.notes) out.push(`note: ${n}`);
+              if (r.status === 'error') {
+                out.push(`ERROR: ${errorText(r.error!)} (recorded divergence at step ${r.recorded.step})`);
+                out.push('');
+                continue;
+              }
+              out.push(r.rendering);
+              out.push(
+                r.status === 'fails'
+                  ? `still fails: ${r.property} at step ${r.failure!.step}${r.sameDivergence ? ' (the divergence recorded)' : ` (recorded: step ${r.recorded.step}: ${visible(r.recorded.message)})`}`
+                  : `now holds: ${r.property} on ${visible(r.design)} (recorded divergence at step ${r.recorded.step}: ${visible(r.recorded.message)})`,
+              );
+              out.push('');
+            }
+            const failing = results.filter((r) => r.status === 'fails').length;
+            const errors = results.filter((r) => r.status === 'error').length;
+            out.push(
+              `${failing} of ${results.length} counterexample(s) still fail${errors ? `; ${errors} not replayed (ERROR)` : ''}`,
+            );
+            process.stdout.write(`${out.join('\n')}\n`);
+          }
+          process.exitCode = results.some((r) => r.status !== 'holds') ? EXIT.FAILED : EXIT.OK;
+        } finally {
+          await pool.close();
         }
-        const failing = results.filter((r) => r.status === 'fails').length;
-        out.push(`${failing} of ${results.length} counterexample(s) still fail`);
-        process.stdout.write(`${out.join('\n')}\n`);
-      }
-      process.exitCode = results.some((r) => r.status === 'fails') ? EXIT.FAILED : EXIT.OK;
-    });
+      },
+    );
 };

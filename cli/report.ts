@@ -7,7 +7,8 @@ import type { PropertyFailure, PropertyName } from '../properties/property.ts';
 import type { TraceRecord } from '../properties/record/types.ts';
 import type { SyscallPropertyName } from '../properties/syscall/properties.ts';
 import type { DesignRef } from './counterexample.ts';
-import type { ItemResult, Shard } from './work.ts';
+import { visible } from './escape.ts';
+import { errorPlace, type ItemError, type ItemResult, type Shard } from './work.ts';
 
 export type Reporter = 'text' | 'json' | 'junit';
 export const REPORTERS: readonly Reporter[] = ['text', 'json', 'junit'];
@@ -17,8 +18,12 @@ export interface CorpusResult {
   readonly file: string;
   readonly design: string;
   readonly property: PropertyName | SyscallPropertyName;
-  /** still-failing: the property fails on it; fixed: it holds now; skipped: its design or property is not in this run. */
-  readonly status: 'still-failing' | 'fixed' | 'skipped';
+  /**
+   * still-failing: the property fails on it; fixed: it holds now; skipped: its design or property is
+   * not in this run; error: its replay did not finish (the design misbehaved, or it ran past its budget).
+   */
+  readonly status: 'still-failing' | 'fixed' | 'skipped' | 'error';
+  readonly error?: ItemError;
   readonly divergence?: PropertyFailure;
   readonly rendering?: string;
   /** The replayed run step by step as plain data (properties/record/), for a counterexample that still fails. */
@@ -43,6 +48,9 @@ export interface CheckReport {
     readonly corpusStillFailing: number;
     readonly corpusFixed: number;
     readonly corpusSkipped: number;
+    /** Items with no verdict: the design misbehaved (threw, broke the host, hung) or ran out of time. */
+    readonly errors: number;
+    readonly corpusErrors: number;
   };
   readonly durationMs: number;
 }
@@ -53,10 +61,32 @@ export const summarize = (corpus: readonly CorpusResult[], results: readonly Ite
   corpusStillFailing: corpus.filter((c) => c.status === 'still-failing').length,
   corpusFixed: corpus.filter((c) => c.status === 'fixed').length,
   corpusSkipped: corpus.filter((c) => c.status === 'skipped').length,
+  errors: results.filter((r) => r.status === 'error').length,
+  corpusErrors: corpus.filter((c) => c.status === 'error').length,
 });
 
-/** Did everything hold? (No property failed, no saved counterexample still fails.) */
-export const allHeld = (r: CheckReport): boolean => r.summary.failed === 0 && r.summary.corpusStillFailing === 0;
+/** Did everything hold? (No property failed, no saved counterexample still fails, no design misbehaved.) */
+export const allHeld = (r: CheckReport): boolean =>
+  r.summary.failed === 0 &&
+  r.summary.corpusStillFailing === 0 &&
+  (r.summary.errors ?? 0) === 0 &&
+  (r.summary.corpusErrors ?? 0) === 0;
+
+/** An ERROR in one line: what happened and where. */
+export const errorText = (e: ItemError): string => {
+  const place = errorPlace(e);
+  return visible(`${e.message}${place ? ` ${place}` : ''}`);
+};
+
+/** The command that replays a saved file: a design file's counterexample needs its --design. */
+export const replayHint = (file: string, ref: DesignRef): string =>
+  `npx hyperprop replay ${shellWord(file)}${ref.kind === 'file' ? ` --design ${shellWord(ref.path)}` : ''}`;
+
+/** A path as one shell word (quoted when it needs to be), escaped for the terminal. */
+const shellWord = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${visible(s).replace(/'/g, "'\\''")}'`);
+
+/** Multi-line text (a trace's rendering) with every line escaped: its lines stay lines, nothing else acts. */
+const visibleLines = (s: string): string => s.split('\n').map(visible).join('\n');
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
@@ -66,12 +96,16 @@ export const summaryTable = (r: CheckReport): string => {
   for (const x of r.results) {
     const c = x.counterexample;
     rows.push([
-      x.design,
-      x.property,
-      x.status === 'passed' ? 'held' : 'FAILED',
+      visible(x.design),
+      visible(x.property),
+      x.status === 'passed' ? 'held' : x.status === 'error' ? 'ERROR' : 'FAILED',
       String(x.runs),
       secs(x.durationMs),
-      c ? `${c.operations} op(s) at step ${c.divergence.step}${c.file ? `: ${c.file}` : ''}` : '',
+      c
+        ? `${c.operations} op(s) at step ${c.divergence.step}${c.file ? `: ${visible(c.file)}` : ''}`
+        : x.error
+          ? visible(errorPlace(x.error) || x.error.kind)
+          : '',
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
@@ -90,33 +124,49 @@ export const renderText = (r: CheckReport): string => {
   const s = r.summary;
   if (r.corpus.length > 0) {
     out.push(
-      `corpus: ${r.corpus.length} saved counterexample(s): ${s.corpusStillFailing} still failing, ${s.corpusFixed} now hold, ${s.corpusSkipped} not in this run`,
+      `corpus: ${r.corpus.length} saved counterexample(s): ${s.corpusStillFailing} still failing, ${s.corpusFixed} now hold, ${s.corpusSkipped} not in this run${s.corpusErrors ? `, ${s.corpusErrors} ERROR` : ''}`,
     );
     for (const c of r.corpus.filter((x) => x.status === 'still-failing')) {
-      out.push(`STILL FAILING ${c.design} / ${c.property}: ${c.file}`);
-      if (c.rendering) out.push(c.rendering.replace(/^/gm, '    '));
+      out.push(`STILL FAILING ${visible(c.design)} / ${visible(c.property)}: ${visible(c.file)}`);
+      if (c.rendering) out.push(visibleLines(c.rendering).replace(/^/gm, '    '));
     }
+    for (const c of r.corpus.filter((x) => x.status === 'error'))
+      out.push(
+        `ERROR ${visible(c.design)} / ${visible(c.property)}: ${visible(c.file)}: ${c.error ? errorText(c.error) : 'no result'}`,
+      );
     out.push('');
   }
+  for (const x of r.results.filter((y) => y.status === 'error'))
+    out.push(
+      `ERROR ${visible(x.design)} / ${visible(x.property)} (seed ${x.seed}): ${x.error ? errorText(x.error) : 'no result'}`,
+    );
+  if (s.errors > 0) out.push('');
   for (const x of r.results) {
     const c = x.counterexample;
     if (!c) continue;
     out.push(
-      `FAILED ${x.design} / ${x.property}: found after ${c.runsToFailure} run(s), shrunk to ${c.operations} operation(s) on ${c.guests} guest(s) (seed ${x.seed}, path ${c.path})`,
+      `FAILED ${visible(x.design)} / ${visible(x.property)}: found after ${c.runsToFailure} run(s), shrunk to ${c.operations} operation(s) on ${c.guests} guest(s) (seed ${x.seed}, path ${visible(c.path)})`,
     );
-    if (c.file) out.push(`  saved ${c.file}; replay with: npx hyperprop replay ${c.file}`);
-    out.push(c.rendering.replace(/^/gm, '    '));
+    if (c.file) out.push(`  saved ${visible(c.file)}; replay with: ${replayHint(c.file, x.designRef)}`);
+    out.push(visibleLines(c.rendering).replace(/^/gm, '    '));
     out.push('');
   }
   out.push(summaryTable(r));
   out.push('');
   out.push(
-    `${allHeld(r) ? 'all held' : 'FAILED'}: ${s.passed} held, ${s.failed} failed${r.corpus.length ? `, ${s.corpusStillFailing} saved counterexample(s) still failing` : ''}; seed ${r.seed}${r.shard ? `, shard ${r.shard.index}/${r.shard.count}` : ''}; ${secs(r.durationMs)}`,
+    `${allHeld(r) ? 'all held' : 'FAILED'}: ${s.passed} held, ${s.failed} failed${s.errors ? `, ${s.errors} ERROR` : ''}${r.corpus.length ? `, ${s.corpusStillFailing} saved counterexample(s) still failing` : ''}${s.corpusErrors ? `, ${s.corpusErrors} not replayed (ERROR)` : ''}; seed ${r.seed}${r.shard ? `, shard ${r.shard.index}/${r.shard.count}` : ''}; ${secs(r.durationMs)}`,
   );
   return `${out.join('\n')}\n`;
 };
 
-export const renderJson = (r: CheckReport): string => `${JSON.stringify(r, null, 2)}\n`;
+// Outside JSON's strings there are only brackets, numbers, words and whitespace: every character a
+// terminal acts on that JSON.stringify leaves as is (DEL, C1 controls, line separators, bidirectional
+// marks) is in a string, where `\uXXXX` is the same character to a JSON reader.
+const JSON_ACTIVE = /[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+
+/** The report as JSON, with nothing in it a terminal would act on (it is the same JSON value). */
+export const renderJson = (r: CheckReport): string =>
+  `${JSON.stringify(r, null, 2).replace(JSON_ACTIVE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`;
 
 // ---------------------------------------------------------------------------------------------
 // JUnit XML.
@@ -143,22 +193,27 @@ interface Case {
   readonly name: string;
   readonly time: number;
   readonly failure?: { readonly message: string; readonly body: string };
+  /** No verdict: the design misbehaved or ran out of time (JUnit's `error`, apart from failures). */
+  readonly error?: { readonly message: string; readonly body: string };
   readonly skipped?: string;
 }
 
 const suite = (name: string, cases: readonly Case[]): string => {
   const failures = cases.filter((c) => c.failure).length;
+  const errors = cases.filter((c) => c.error).length;
   const skipped = cases.filter((c) => c.skipped !== undefined).length;
   const time = cases.reduce((a, c) => a + c.time, 0);
   const body = cases.map((c) => {
     const open = `    <testcase${attrs({ classname: c.classname, name: c.name, time: c.time.toFixed(3) })}`;
     if (c.failure)
       return `${open}>\n      <failure${attrs({ message: c.failure.message, type: 'PropertyFailure' })}>${xmlEscape(c.failure.body)}</failure>\n    </testcase>`;
+    if (c.error)
+      return `${open}>\n      <error${attrs({ message: c.error.message, type: 'DesignError' })}>${xmlEscape(c.error.body)}</error>\n    </testcase>`;
     if (c.skipped !== undefined) return `${open}>\n      <skipped${attrs({ message: c.skipped })}/>\n    </testcase>`;
     return `${open}/>`;
   });
   return [
-    `  <testsuite${attrs({ name, tests: cases.length, failures, errors: 0, skipped, time: time.toFixed(3) })}>`,
+    `  <testsuite${attrs({ name, tests: cases.length, failures, errors, skipped, time: time.toFixed(3) })}>`,
     ...body,
     '  </testsuite>',
   ].join('\n');
@@ -178,6 +233,9 @@ export const renderJunit = (r: CheckReport): string => {
             ? { failure: { message: c.divergence?.message ?? 'still fails', body: c.rendering ?? '' } }
             : {}),
           ...(c.status === 'skipped' ? { skipped: 'design or property not in this run' } : {}),
+          ...(c.status === 'error' && c.error
+            ? { error: { message: errorText(c.error), body: errorText(c.error) } }
+            : {}),
         })),
       ),
     );
@@ -200,6 +258,14 @@ export const renderJunit = (r: CheckReport): string => {
                   },
                 }
               : {}),
+            ...(x.error
+              ? {
+                  error: {
+                    message: errorText(x.error),
+                    body: `seed ${x.seed}: ${x.error.kind}: ${errorText(x.error)}`,
+                  },
+                }
+              : {}),
           })),
       ),
     );
@@ -207,7 +273,7 @@ export const renderJunit = (r: CheckReport): string => {
   const tests = r.results.length + r.corpus.length;
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites${attrs({ name: 'hyperprop', tests, failures: s.failed + s.corpusStillFailing, errors: 0, time: (r.durationMs / 1000).toFixed(3) })}>`,
+    `<testsuites${attrs({ name: 'hyperprop', tests, failures: s.failed + s.corpusStillFailing, errors: s.errors + s.corpusErrors, time: (r.durationMs / 1000).toFixed(3) })}>`,
     ...suites,
     '</testsuites>',
     '',

@@ -10,6 +10,7 @@
  * GitHub Actions has no such variable: a matrix passes `--shard ${{ matrix.shard }}/N`.
  */
 import { UsageError } from './designs.ts';
+import { visible } from './escape.ts';
 import { parseShard, type Shard } from './work.ts';
 
 /** Where the shard came from, for the report's reader. */
@@ -43,7 +44,7 @@ const fromFlagOrEnvironment = (
 ): { readonly shard: Shard; readonly source: ShardSource } | undefined => {
   if (flag !== undefined) {
     const shard = parseShard(flag);
-    if (!shard) throw new UsageError(`--shard must be K/N with 1 <= K <= N, not '${flag}'`);
+    if (!shard) throw new UsageError(`--shard must be K/N with 1 <= K <= N, not '${visible(flag)}'`);
     return { shard, source: '--shard' };
   }
   if (env.CI_NODE_INDEX !== undefined || env.CI_NODE_TOTAL !== undefined) {
@@ -51,7 +52,7 @@ const fromFlagOrEnvironment = (
     const total = integer(env.CI_NODE_TOTAL);
     if (index === undefined || total === undefined || index < 1 || index > total)
       throw new UsageError(
-        `CI_NODE_INDEX=${env.CI_NODE_INDEX ?? ''} and CI_NODE_TOTAL=${env.CI_NODE_TOTAL ?? ''} (GitLab's parallel jobs) must be integers with 1 <= index <= total`,
+        `CI_NODE_INDEX=${visible(env.CI_NODE_INDEX ?? '')} and CI_NODE_TOTAL=${visible(env.CI_NODE_TOTAL ?? '')} (GitLab's parallel jobs) must be integers with 1 <= index <= total`,
       );
     return { shard: { index, count: total }, source: 'CI_NODE_INDEX' };
   }
@@ -60,16 +61,18 @@ const fromFlagOrEnvironment = (
     if (n === undefined && env.HYPERPROP_SHARD_COUNT !== undefined) {
       n = integer(env.HYPERPROP_SHARD_COUNT);
       if (n === undefined || n < 1)
-        throw new UsageError(`HYPERPROP_SHARD_COUNT must be a positive integer, not '${env.HYPERPROP_SHARD_COUNT}'`);
+        throw new UsageError(
+          `HYPERPROP_SHARD_COUNT must be a positive integer, not '${visible(env.HYPERPROP_SHARD_COUNT)}'`,
+        );
     }
     if (n === undefined)
       throw new UsageError(
-        `JOB_COMPLETION_INDEX=${env.JOB_COMPLETION_INDEX} is set (a Kubernetes Indexed Job): give the number of shards (the Job's completions) with --shard-count N or HYPERPROP_SHARD_COUNT`,
+        `JOB_COMPLETION_INDEX=${visible(env.JOB_COMPLETION_INDEX)} is set (a Kubernetes Indexed Job): give the number of shards (the Job's completions) with --shard-count N or HYPERPROP_SHARD_COUNT`,
       );
     const index = integer(env.JOB_COMPLETION_INDEX);
     if (index === undefined || index >= n)
       throw new UsageError(
-        `JOB_COMPLETION_INDEX=${env.JOB_COMPLETION_INDEX} must be an integer in 0..${n - 1} (${n} shards)`,
+        `JOB_COMPLETION_INDEX=${visible(env.JOB_COMPLETION_INDEX)} must be an integer in 0..${n - 1} (${n} shards)`,
       );
     return { shard: { index: index + 1, count: n }, source: 'JOB_COMPLETION_INDEX' };
   }

@@ -31,6 +31,7 @@ import {
   U32,
   writeAtomically,
 } from './counterexample.ts';
+import { SEED_MAX } from './limits.ts';
 
 export const SYSCALL_FORMAT = 'hyperprop-syscall-counterexample';
 
@@ -64,7 +65,7 @@ export const SyscallCounterexampleSchema = Schema.Struct({
   modelVersion: Text(100),
   design: Schema.Struct({ kind: Schema.Literal('preset'), name: Text(100) }),
   property: Schema.Literal(...SYSCALL_PROPERTY_NAMES),
-  seed: int(-(2 ** 31), 2 ** 32 - 1),
+  seed: int(0, SEED_MAX),
   path: Schema.String.pipe(Schema.maxLength(100_000), Schema.pattern(/^(\d+(:\d+)*)?$/)),
   guests: Schema.Array(Schema.Struct({ quota: int(1, 1024), abi: Schema.Literal('host', 'foreign') })).pipe(
     Schema.minItems(1),
@@ -174,8 +175,11 @@ export const saveSyscallCounterexample = (
     ops: c.scenario.ops as SyscallCounterexampleFile['ops'],
     divergence: divergenceOf(c.failure),
   };
-  const body = `${JSON.stringify(Schema.encodeSync(SyscallCounterexampleSchema)(file), null, 2)}\n`;
-  return writeAtomically(dir, contentFileName(design, property, body), body);
+  const encoded = Schema.encodeSync(SyscallCounterexampleSchema)(file);
+  const body = `${JSON.stringify(encoded, null, 2)}\n`;
+  // Named by what it is (design, property, guests, calls), not by the seed that found it.
+  const identity = JSON.stringify([encoded.format, encoded.design, encoded.property, encoded.guests, encoded.ops]);
+  return writeAtomically(dir, contentFileName(design, property, identity), body);
 };
 
 /** Replay a decoded file: the property's verdict now, the trace record and its text. */

@@ -5,8 +5,6 @@
 import { SYSCALL_DESIGNS } from '../model/syscall/presets.ts';
 import { checkSyscall } from '../properties/syscall/check.ts';
 import { SYSCALL_PROPERTY_NAMES, type SyscallPropertyName } from '../properties/syscall/properties.ts';
-import { UsageError } from './designs.ts';
-import type { CorpusResult } from './report.ts';
 import { type ItemResult, itemCounterexample, type RunOptions } from './work.ts';
 
 /** Is `spec` the name of a system-call-level design? */
@@ -48,35 +46,4 @@ export const runSyscallItem = async (
     durationMs: performance.now() - t0,
     ...(c ? { counterexample: itemCounterexample(c, file) } : {}),
   };
-};
-
-/**
- * Replay the corpus's system-call-level files (the others are the machine level's): each against
- * its design when this run checks that design and property, else skipped.
- */
-export const replaySyscallCorpus = async (
-  files: readonly string[],
-  run: { readonly designs: readonly string[]; readonly properties: readonly string[] },
-  onDone: () => void,
-): Promise<{ readonly files: readonly string[]; readonly results: readonly CorpusResult[] }> => {
-  const { isSyscallCounterexampleFile, loadSyscallCounterexample, replaySyscall } = await import(
-    './syscall-counterexample.ts'
-  );
-  const { problemLine } = await import('./counterexample.ts');
-  const mine = files.filter(isSyscallCounterexampleFile);
-  const results = mine.map((file): CorpusResult => {
-    const t0 = performance.now();
-    const d = loadSyscallCounterexample(file);
-    if (!d.ok) throw new UsageError(`bad counterexample in the corpus: ${problemLine(file, d.problem)}`);
-    const c = d.value;
-    const base = { file, design: c.design.name, property: c.property };
-    onDone();
-    if (!run.designs.includes(c.design.name) || !run.properties.includes(c.property))
-      return { ...base, status: 'skipped', durationMs: 0 };
-    const { failure, rendering, trace } = replaySyscall(c);
-    return failure
-      ? { ...base, status: 'still-failing', divergence: failure, rendering, trace, durationMs: performance.now() - t0 }
-      : { ...base, status: 'fixed', durationMs: performance.now() - t0 };
-  });
-  return { files: mine, results };
 };

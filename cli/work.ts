@@ -4,6 +4,7 @@
  * result wherever it runs.
  */
 import { arbNetScenario } from '../generators/net.ts';
+import { formatOp, type Op, opProblem } from '../model/index.ts';
 import { check } from '../properties/check.ts';
 import type { LevelCounterexample, Sequence } from '../properties/level.ts';
 import type { PropertyFailure, PropertyName } from '../properties/property.ts';
@@ -11,6 +12,8 @@ import type { TraceRecord } from '../properties/record/types.ts';
 import type { SyscallPropertyName } from '../properties/syscall/properties.ts';
 import type { DesignRef } from './counterexample.ts';
 import type { LoadedDesign } from './designs.ts';
+import { visible } from './escape.ts';
+import type { Fault } from './pool.ts';
 
 export interface Shard {
   /** 1-based. */
@@ -56,16 +59,35 @@ export interface RunOptions {
   readonly network?: boolean;
 }
 
+/**
+ * Why an item has no verdict: its design threw, returned a host that breaks the hosted machine's
+ * invariants, never returned (hung), ran past its time budget, or its worker died; with where.
+ */
+export interface ItemError {
+  readonly kind: 'threw' | 'malformed-state' | 'hung' | 'time-limit' | 'crashed' | 'error';
+  /** One escaped line. */
+  readonly message: string;
+  /** The design function running (`import` while its file loaded). */
+  readonly call?: string;
+  /** The step (operation index in the scenario) it happened at. */
+  readonly step?: number;
+  readonly guest?: number;
+  /** The operation of that step, as the trace shows it. */
+  readonly op?: string;
+}
+
 /** What one (design, property) item found: plain data, so it crosses a worker boundary. */
 export interface ItemResult {
   readonly index: number;
   readonly design: string;
   readonly designRef: DesignRef;
   readonly property: PropertyName | SyscallPropertyName;
-  readonly status: 'passed' | 'failed';
+  /** error: no verdict (see `error`): the design misbehaved or ran out of time. */
+  readonly status: 'passed' | 'failed' | 'error';
   readonly runs: number;
   readonly seed: number;
   readonly durationMs: number;
+  readonly error?: ItemError;
   readonly counterexample?: {
     readonly file?: string;
     readonly path: string;
@@ -125,3 +147,35 @@ export const itemCounterexample = (
   rendering: c.rendering,
   ...(c.trace ? { trace: c.trace } : {}),
 });
+
+/** A pool's fault as an item's error (where it happened: call, step, guest, operation). */
+export const itemError = (f: Fault): ItemError => {
+  const w = f.where;
+  let op: string | undefined;
+  if (w?.op !== undefined)
+    try {
+      const parsed = JSON.parse(w.op) as Op;
+      op = opProblem(parsed) === undefined ? formatOp(parsed) : visible(w.op);
+    } catch {
+      op = visible(w.op);
+    }
+  return {
+    kind: f.kind === 'usage' ? 'error' : f.kind,
+    message: f.message,
+    ...(w && w.call !== 'none' ? { call: w.call } : {}),
+    ...(w?.step === undefined ? {} : { step: w.step }),
+    ...(w?.guest === undefined ? {} : { guest: w.guest }),
+    ...(op === undefined ? {} : { op }),
+  };
+};
+
+/** Where an error happened, in words: `in handle at step 3 (guest 0: OUT 0x40)`. */
+export const errorPlace = (e: ItemError): string => {
+  const parts: string[] = [];
+  if (e.call) parts.push(e.call === 'import' ? 'while its file loaded' : `in ${e.call}`);
+  if (e.step !== undefined)
+    parts.push(
+      `at step ${e.step}${e.op !== undefined || e.guest !== undefined ? ` (${[e.guest === undefined ? '' : `guest ${e.guest}`, e.op ?? ''].filter((x) => x).join(': ')})` : ''}`,
+    );
+  return parts.join(' ');
+};

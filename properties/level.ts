@@ -74,10 +74,18 @@ export const checkLevel = <S, P extends string>(
     let lastFailure: PropertyFailure | undefined;
     let tried = 0;
     let reported = false;
+    // An exception is not a property failure: it stops the run at once (fast-check would shrink it
+    // as one) and is thrown to the caller as it was (a design that throws is that design's error).
+    let thrown: { readonly error: unknown } | undefined;
     const details = fc.check(
       fc.property(level.scenarios(name), (s) => {
         tried++;
-        lastFailure = level.check(name, s);
+        try {
+          lastFailure = level.check(name, s);
+        } catch (error) {
+          thrown = { error };
+          throw new fc.PreconditionFailure(true);
+        }
         if (lastFailure !== undefined && !reported) {
           reported = true;
           options.onFirstFailure?.(tried);
@@ -91,6 +99,7 @@ export const checkLevel = <S, P extends string>(
         ...(options.timeLimit === undefined ? {} : { interruptAfterTimeLimit: options.timeLimit }),
       },
     );
+    if (thrown) throw thrown.error;
     if (!details.failed || details.counterexample === null) {
       const error = (details as { errorInstance?: unknown }).errorInstance;
       if (error) throw error;

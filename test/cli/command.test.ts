@@ -223,7 +223,8 @@ describe('hyperprop check', () => {
       /argument 'tap' is invalid/,
       /design file .*syntax\.ts does not load: /,
       /design file .*not-a-design\.ts does not export a design/,
-      /design file .*throws\.ts does not load: boom at load/,
+      // Where it threw, then what: file:line:col of the throw in the design file.
+      /design file .*throws\.ts does not load: .*throws\.ts:1:\d+: boom at load$/,
       /design file .*missing\.ts: no such file/,
       /unknown command 'frobnicate'/,
       /missing\.json: no such file/,
