@@ -129,6 +129,30 @@ export const walk = <F = never>(
 };
 
 /**
+ * Where the last-level entry for `address` lives: the walk's own indexing down to the leaf table,
+ * present or not, so that a hypervisor can rewrite one mapping (EPT, IOMMU) in tables it built.
+ * Undefined when an upper level is not present (there is no leaf table to write into).
+ */
+export const leafEntryAddress = (
+  format: PagingFormat,
+  root: number,
+  address: number,
+  read: (entryAddress: number) => number,
+): number | undefined => {
+  let table = root;
+  const last = format.levels.length - 1;
+  for (let level = 0; level <= last; level++) {
+    const { shift, bits } = format.levels[level]!;
+    const entryAddress = (table + ((address >>> shift) & ((1 << bits) - 1)) * format.entryBytes) >>> 0;
+    if (level === last) return entryAddress;
+    const entry = read(entryAddress);
+    if (!format.present(entry)) return undefined;
+    table = format.frameAddress(entry);
+  }
+  return undefined;
+};
+
+/**
  * The accessed/dirty writes a walk implies: accessed on every entry of `path` (taking only the
  * first `accessed` entries when a faulting walk sets fewer), dirty on the leaf for a write.
  */

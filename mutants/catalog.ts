@@ -4,6 +4,7 @@
  */
 import { CPU_MUTANTS } from './cpu.ts';
 import { DIRECT_PAGING_MUTANTS } from './direct.ts';
+import { EFFICIENCY_MUTANTS } from './efficiency.ts';
 import { IO_MUTANTS } from './io.ts';
 import { MMU_MUTANTS } from './mmu.ts';
 import type { Mutant } from './mutant.ts';
@@ -18,6 +19,7 @@ export const MUTANTS: readonly Mutant[] = Object.freeze([
   ...DIRECT_PAGING_MUTANTS,
   ...TLB_MUTANTS,
   ...IO_MUTANTS,
+  ...EFFICIENCY_MUTANTS,
   ...NETWORK_MUTANTS,
   ...SYSCALL_MUTANTS,
 ]);

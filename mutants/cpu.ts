@@ -9,9 +9,12 @@ import {
   type Design,
   guestView,
   hostFrames,
+  PAGE_SIZE,
+  readWord,
   shadow,
   standardHandle,
   step,
+  writeWord,
   xenPv,
 } from '../model/index.ts';
 import type { Mutant } from './mutant.ts';
@@ -85,6 +88,51 @@ export const xenPvHypercallTrustsPointer: Design = composeDesign({
   },
 });
 
+/**
+ * Xen-style PV whose SGDT hypercall copies its result out through the next domain's memory (a
+ * stale or off-by-one domain pointer in copy_to_guest): the caller's buffer stays as it was and
+ * another guest's frame at that guest-physical address is overwritten. The hypervisor is the
+ * confused deputy (Hardy 1988): its own code does the store, on a guest's behalf.
+ */
+export const xenPvCopiesToWrongDomain: Design = composeDesign({
+  ...xenPv,
+  name: 'xen-pv-copies-to-wrong-domain',
+  description: "the SGDT hypercall's copy-out lands in the next domain's memory",
+  handle: (h, entry) => {
+    const self = xenPvCopiesToWrongDomain;
+    if (entry.kind !== 'call' || entry.op.kind !== 'sgdt' || h.guests.length < 2)
+      return standardHandle(() => self)(h, entry);
+    const victim = (h.current + 1) % h.guests.length;
+    const own = guestView(self, h, h.current);
+    const other = guestView(self, h, victim);
+    // The caller's CPU state and page tables, the other domain's memory.
+    const r = step({ ...own, memory: other.memory }, entry.op);
+    return commitGuest(self, h, victim, { ...other, memory: r.machine.memory });
+  },
+});
+
+/** Guest-physical address of the per-guest record (a steal-time or clock page) the hypervisor updates on exits. */
+const RECORD_GPA = 7 * PAGE_SIZE;
+
+/**
+ * VT-x with shadow paging whose HLT-exit handler updates a per-guest record (a steal-time or clock
+ * page) through a cached mapping of the wrong guest: the next guest's word at that address changes.
+ */
+export const shadowExitWritesWrongGuest: Design = composeDesign({
+  ...shadow,
+  name: 'shadow-exit-writes-wrong-guest',
+  description: "the HLT exit handler updates the guest's record in the next guest's memory",
+  handle: (h, entry) => {
+    const self = shadowExitWritesWrongGuest;
+    const out = standardHandle(() => self)(h, entry);
+    if (entry.kind !== 'exit' || entry.op.kind !== 'hlt' || h.guests.length < 2) return out;
+    const victim = (h.current + 1) % h.guests.length;
+    const v = guestView(self, out, victim);
+    const memory = writeWord(v.memory, RECORD_GPA, (readWord(v.memory, RECORD_GPA) + 1) >>> 0);
+    return commitGuest(self, out, victim, { ...v, memory });
+  },
+});
+
 export const CPU_MUTANTS: readonly Mutant[] = [
   {
     name: shadowCr3StoreNotExiting.name,
@@ -122,5 +170,31 @@ export const CPU_MUTANTS: readonly Mutant[] = [
     minimalWhy:
       'One SGDT in guest kernel mode (a hypercall under PV) to any mapped page: bare metal stores the GDTR at the page the guest maps there; the hypervisor stores it at host-physical address = the linear address, so the guest sees its own page unchanged.',
     target: { level: 'machine', design: xenPvHypercallTrustsPointer },
+  },
+  {
+    name: xenPvCopiesToWrongDomain.name,
+    base: 'xen-pv',
+    area: 'cpu',
+    bugClass: "a confused deputy: a hypercall's copy-out written into another domain's memory",
+    reference:
+      'N. Hardy, "The Confused Deputy" (1988); Popek & Goldberg 1974, resource control: what a guest can make happen, whoever does the store',
+    property: 'resource-control',
+    minimalLength: 1,
+    minimalWhy:
+      "With two guests, one SGDT in guest 0's kernel (a hypercall under PV) to a mapped page: the hypervisor's copy-out changes guest 1's frame during guest 0's step. Guest 1 need not run; one operation cannot be left out.",
+    target: { level: 'machine', design: xenPvCopiesToWrongDomain },
+  },
+  {
+    name: shadowExitWritesWrongGuest.name,
+    base: 'shadow',
+    area: 'cpu',
+    bugClass: "a confused deputy: an exit handler updates a per-guest record in another guest's memory",
+    reference:
+      'N. Hardy, "The Confused Deputy" (1988); host writes to guest-registered pages on exits (KVM steal time and kvmclock through its gfn_to_pfn cache)',
+    property: 'resource-control',
+    minimalLength: 1,
+    minimalWhy:
+      "With two guests, one HLT in guest 0 exits (VT-x HLT exiting), and the handler changes guest 1's frame 7 during guest 0's step. Guest 1 need not run.",
+    target: { level: 'machine', design: shadowExitWritesWrongGuest },
   },
 ];

@@ -5,8 +5,8 @@
  */
 import type fc from 'fast-check';
 import { arbScenario, type Scenario, type ScenarioOptions } from '../generators/host.ts';
-import { plainGuestSpec } from '../generators/reference.ts';
-import { type Design, linear, type Op } from '../model/index.ts';
+import { bootGuest, plainGuestSpec } from '../generators/reference.ts';
+import { bootFrames, type Design, linear, type Op, PTE, peekPhysical, step, systemPageLinear } from '../model/index.ts';
 import { efficiency } from './efficiency.ts';
 import { equivalence } from './equivalence.ts';
 import { isolation } from './isolation.ts';
@@ -91,7 +91,8 @@ export const distinguishingFailure = (
  * Shrink further what fast-check shrank: every property here is prefix-closed (a failure at step
  * k depends on operations 0..k only), so cut the operations after the failing step; then, until
  * nothing changes, drop operations one at a time, fold MOV-immediate constants into the initial
- * registers, and reset guests' boot variations to the plain boot, keeping each change that still
+ * registers and stores that only set a boot table entry's flags into the guest's boot variation,
+ * and reset guests' boot variations to the plain boot, keeping each change that still
  * fails; when those are stuck, try one-value variants (variants.ts) with one operation dropped;
  * finally drop guests no operation uses. The result is 1-minimal: removing any single operation
  * makes the failure go away.
@@ -109,6 +110,27 @@ export const minimizeScenario = (design: Design, property: PropertyName, s0: Sce
       attempt({
         ...s,
         guests: s.guests.map((x, j) => (j === o.guest ? { ...spec, regs } : x)),
+        ops: s.ops.filter((_, j) => j !== i),
+      });
+    }
+  };
+  // A store that only changes the flags of one of the boot tables' entries (or clears it) may as well
+  // be the guest's boot variation (its PDE or PTE flags), as a MOV constant may be an initial register.
+  const foldTableWrites: ShrinkPass<Scenario> = (current, attempt) => {
+    for (let i = current().ops.length - 1; i >= 0; i--) {
+      const s = current();
+      const o = s.ops[i];
+      if (o?.op.kind !== 'store' || s.ops.length <= 1) continue;
+      const folded = foldedBootEntry(s, i);
+      if (!folded) continue;
+      const spec = s.guests[o.guest]!;
+      const patch =
+        folded.kind === 'pde'
+          ? { pdeFlags: spec.pdeFlags.map((f, k) => (k === folded.index ? folded.flags : f)) }
+          : { pteFlags: spec.pteFlags.map((f, k) => (k === folded.index ? folded.flags : f)) };
+      attempt({
+        ...s,
+        guests: s.guests.map((x, j) => (j === o.guest ? { ...spec, ...patch } : x)),
         ops: s.ops.filter((_, j) => j !== i),
       });
     }
@@ -156,10 +178,46 @@ export const minimizeScenario = (design: Design, property: PropertyName, s0: Sce
   return minimizeSequence(
     s0,
     (s) => distinguishingFailure(design, property, s, baseline),
-    [collapseRuns, dropOperations<Scenario>(), foldConstants, plainGuests],
+    [collapseRuns, dropOperations<Scenario>(), foldConstants, foldTableWrites, plainGuests],
     property === 'isolation' ? 2 : 1,
     [reshape(scenarioVariants)],
   );
+};
+
+/**
+ * If store `i` of `s` writes, in its guest's bare-metal state just before it, an entry of the boot
+ * page directory or of a boot page table with the frame the boot layout gives it (or a not-present
+ * value), the entry's index and flags (P, R/W, U/S) for the guest's boot description; else undefined.
+ */
+const foldedBootEntry = (
+  s: Scenario,
+  i: number,
+): { readonly kind: 'pde' | 'pte'; readonly index: number; readonly flags: number } | undefined => {
+  const { guest, op } = s.ops[i]!;
+  if (op.kind !== 'store') return undefined;
+  const g = s.geometry;
+  let m = bootGuest(s.guests[guest]!, g);
+  for (let j = 0; j < i; j++) if (s.ops[j]!.guest === guest) m = step(m, s.ops[j]!.op).machine;
+  const pa = peekPhysical(m, op.va);
+  if (pa === undefined) return undefined;
+  const value = m.cpu.regs[op.src]!;
+  const f = bootFrames(g);
+  const frame = pa >>> 12;
+  const word = (pa & 0xfff) >>> 2;
+  const flags = value & (PTE.P | PTE.RW | PTE.US);
+  const fits = (bootFrame: number) => !(value & PTE.P) || value >>> 12 === bootFrame;
+  if (frame === f.pageDirectory && word < g.dirEntries) {
+    if (linear(word, 0) >>> 22 === systemPageLinear(g) >>> 22) return undefined; // the boot keeps that slot
+    return fits(f.pageTable(word)) ? { kind: 'pde', index: word, flags } : undefined;
+  }
+  for (let d = 0; d < g.dirEntries; d++) {
+    if (frame !== f.pageTable(d) || word >= g.tableEntries) continue;
+    if (linear(d, word) === systemPageLinear(g)) return undefined;
+    const bootFrame =
+      d === 0 && word === 0 ? f.pageTable(0) : d === 0 && word === 1 ? f.pageDirectory : f.data(d, word);
+    return fits(bootFrame) ? { kind: 'pte', index: d * g.tableEntries + word, flags } : undefined;
+  }
+  return undefined;
 };
 
 /** The scenarios `check` generates for a property (isolation needs two guests at least). */

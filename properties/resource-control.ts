@@ -1,10 +1,14 @@
 /**
  * Resource control (DESIGN.md §4): invariants of the hosted machine after every step. The
  * hypervisor keeps every real resource: no guest-reachable translation (real TLB entry, shadow
- * entry, EPT entry) reaches a frame the guest does not own; a guest's own code never changes
- * hypervisor frames or another guest's; the guest never runs at real ring 0 in root mode; real
- * interrupts cannot be kept from the hypervisor, and the timer always reaches it; a device's DMA
- * reaches only its owner's memory and its interrupt only its owner (properties/devices.ts).
+ * entry, EPT entry) reaches a frame the guest does not own; the hardware running a guest (its own
+ * code, its device's DMA) never changes hypervisor frames or another guest's, nor a frame of its
+ * own that the design keeps read-only in EPT (only the hypervisor may change those); whoever wrote
+ * it, the hypervisor's handler included, every frame outside the running guest's memory that
+ * changes in its step is one of the structures the design keeps for that guest (the confused
+ * deputy); the guest never runs at real ring 0 in root mode; real interrupts cannot be kept from
+ * the hypervisor, and the timer always reaches it; a device's DMA reaches only its owner's memory
+ * and its interrupt only its owner (properties/devices.ts).
  *
  * Incremental: the hypervisor's tables are scanned only when their frames changed in the step
  * (an O(1) test of shared structure), and ownership of memory is checked by region identity,
@@ -23,9 +27,12 @@
  * MMU walks for it: with that, it would control machine memory (Xen's XSA-148, XSA-182).
  */
 import {
+  assignedRids,
   type Design,
+  differingFrames,
   EFLAGS,
   formatHypercall,
+  extractRegion,
   frameIdentity,
   frameOwner,
   frameWords,
@@ -34,18 +41,24 @@ import {
   HV_FRAME,
   hex,
   hypercallLog,
+  hostFrames,
+  hostIo,
   hypervisorBlocks,
+  netVfRid,
+  PAGE_SIZE,
   POOL,
   PTE,
   poolBase,
   type RealTlb,
   realRoot,
   regionFrames,
+  sameMemory,
   sameRegionNode,
   type TaggedTranslation,
   tableBlock,
   tlbView,
   XEN_L2_SLOT,
+  writeTrackedInEpt,
 } from '../model/index.ts';
 import { deviceIsolationViolation } from './devices.ts';
 import { networkResourceViolation } from './network/resource.ts';
@@ -290,25 +303,103 @@ const checkOwnCode = (
   const net = networkResourceViolation(s);
   if (net) return fail(net);
 
-  // A guest's own code changes only its own frames (and the ring page it shares with a paravirtual
-  // back end): compare what the real CPU left, not what the hypervisor's afterNative did next.
-  if (s.ran.kind === 'native') {
-    const real = s.ran.real;
+  // What the hardware did by itself (the real CPU running the guest's code, the guest's device's
+  // DMA): compare what it left, before the hypervisor's handler or afterNative ran.
+  const real = s.ran.kind === 'call' ? undefined : s.ran.real;
+  if (real) {
+    const who = s.ran.kind === 'native' ? `guest ${g}'s own code` : `the hardware (before the hypervisor's handler)`;
+    // A guest's own code changes only its own frames (and the ring page it shares with a paravirtual back end).
     const c = h.config;
     const ring = poolBase(g) + POOL.VIRTIO_RING;
     for (const base of hypervisorBlocks(c)) {
       if (sameRegionNode(s.before.memory, real.memory, base, 32)) continue;
       for (let frame = base; frame < base + 32; frame++)
         if (frame !== ring && !sameRegionNode(s.before.memory, real.memory, frame, 1))
-          return fail(`guest ${g}'s own code changed hypervisor memory (host frame ${frame})`);
+          return fail(`${who} changed hypervisor memory (host frame ${frame})`);
     }
     for (let other = 0; other < c.guests; other++) {
       if (other === g) continue;
       if (!sameRegionNode(s.before.memory, real.memory, guestBase(c, other), regionFrames(c)))
-        return fail(`guest ${g}'s own code changed guest ${other}'s memory`);
+        return fail(`${who} changed guest ${other}'s memory`);
+    }
+    // A page the hypervisor keeps read-only for the guest in EPT changes only through the hypervisor:
+    // neither the guest's CPU (EPT stops it) nor its device (an IOMMU derived from EPT stops it) writes it.
+    const tracked = writeTrackedChange(d, s.before, real, g);
+    if (tracked !== undefined)
+      return fail(
+        `${s.op.kind === 'dmaComplete' ? `guest ${g}'s device` : who} wrote guest ${g}'s frame ${hex(tracked, 3)}, which its EPT keeps read-only, without the hypervisor`,
+      );
+  }
+
+  // Whoever wrote it, the hypervisor's handler included: every frame outside the running guest's
+  // own memory that changed in its step is one of the structures the design keeps for that guest
+  // (the confused deputy: a hypervisor that writes another guest's frame while serving this one).
+  const deputy = unaccountedChange(d, s.before, h, g);
+  if (deputy !== undefined)
+    return fail(
+      `while guest ${g} ran ${s.op.kind}, host frame ${hex(deputy, 5)} (${describeOwner(h, deputy)}) changed, and nothing the hypervisor keeps for guest ${g} accounts for it`,
+    );
+  return undefined;
+};
+
+/** Host frames whose words differ between two hosts (structure shared by unchanged subtrees is skipped). */
+const changedFrames = (a: HostMachine, b: HostMachine): number[] => {
+  if (a.memory === b.memory) return [];
+  const last = hostFrames(a.config);
+  return differingFrames(a.memory, b.memory).filter(
+    (f) => f < last && !sameMemory(extractRegion(a.memory, f, 1), extractRegion(b.memory, f, 1)),
+  );
+};
+
+/** A frame of guest g that changed from `a` to `b` though g's EPT maps it read-only (nested MMU only). */
+const writeTrackedChange = (d: Design, a: HostMachine, b: HostMachine, g: number): number | undefined => {
+  if (d.axes.mmu !== 'nested' || a.memory === b.memory) return undefined;
+  const base = guestBase(a.config, g);
+  if (sameRegionNode(a.memory, b.memory, base, regionFrames(a.config))) return undefined;
+  const frames = a.config.guestGeometry.frames;
+  for (const f of changedFrames(a, b))
+    if (f >= base && f < base + frames && writeTrackedInEpt(a, g, (f - base) * PAGE_SIZE)) return f - base;
+  return undefined;
+};
+
+/**
+ * The host frames the design's records name as its structures for guest g, in either host: the
+ * shadow root and tables, the EPT root and the tables it points to, the IOMMU domains of g's
+ * devices (and of its network virtual function) and their tables, the paravirtual ring page; and
+ * under ring compression the hypervisor's own system page and its page table (they mirror the
+ * running guest's descriptor tables).
+ */
+const accountedFrames = (d: Design, hosts: readonly HostMachine[], g: number): Set<number> => {
+  const out = new Set<number>();
+  const withTables = (h: HostMachine, root: number) => {
+    out.add(root);
+    for (const [, e] of frameWords(h.memory, root)) if (e & 7) out.add(e >>> 12);
+  };
+  for (const h of hosts) {
+    const ctx = h.guests[g]!;
+    out.add(ctx.shadow.root);
+    for (const [, t] of ctx.shadow.tables) out.add(t);
+    withTables(h, ctx.eptRoot);
+    if (ctx.devices?.kind === 'ring') out.add(ctx.devices.frame);
+    const rids = new Set([...assignedRids(h, g), netVfRid(g)]);
+    for (const dom of hostIo(h).iommu.domains) if (rids.has(dom.rid)) withTables(h, dom.root);
+    if (ringCompressed(d)) {
+      out.add(HV_FRAME.SYSTEM);
+      out.add(HV_FRAME.PAGE_TABLE);
     }
   }
-  return undefined;
+  return out;
+};
+
+/** A frame outside guest g's memory that changed from `a` to `b` and that nothing kept for g accounts for. */
+const unaccountedChange = (d: Design, a: HostMachine, b: HostMachine, g: number): number | undefined => {
+  if (a.memory === b.memory) return undefined;
+  const base = guestBase(a.config, g);
+  const own = (f: number) => f >= base && f < base + a.config.guestGeometry.frames;
+  const outside = changedFrames(a, b).filter((f) => !own(f));
+  if (outside.length === 0) return undefined;
+  const accounted = accountedFrames(d, [a, b], g);
+  return outside.find((f) => !accounted.has(f));
 };
 
 export const resourceControl: Property = {

@@ -5,23 +5,74 @@
  * landmarks the generators also aim at (the system page, a plain data page, the top of the kernel
  * stack, the boot page directory and a page table read as one, the MSI vectors, frames to each
  * card, to everyone and to nobody, the physical addresses of the words the boot layout's system
- * page holds), never from the failure at hand.
+ * page holds), and, for an address, the others that reach the same word in its guest's boot
+ * machine or just before it (aliases), a plain load of it or of a candidate address in place of
+ * another access, and one page for another in every operation that uses it; never from the
+ * failure at hand.
  */
 import type { Scenario } from '../generators/host.ts';
 import { MSI_VECTORS } from '../generators/io.ts';
 import { guestMac, UNKNOWN_MAC, WORLD_MACS } from '../generators/net.ts';
+import { bootGuest } from '../generators/reference.ts';
 import {
   BROADCAST_MAC,
   bootFrames,
   bootMachine,
   frame,
   linear,
+  type Machine,
   type Op,
   PAGE_SIZE,
+  peekPhysical,
   readWord,
   stackPages,
+  step,
   systemPageLinear,
 } from '../model/index.ts';
+
+/**
+ * The window's other linear addresses that reach the same physical word as `va` in machine `m`
+ * (an alias: the page directory seen through window page (0,1), a page-table word seen through
+ * (0,0), two PTEs naming one frame).
+ */
+const aliasesIn = (m: Machine, va: number): number[] => {
+  const pa = peekPhysical(m, va);
+  if (pa === undefined) return [];
+  const g = m.geometry;
+  const offset = pa & 0xfff;
+  if (offset >= g.wordsPerPage * 4) return [];
+  const out: number[] = [];
+  for (let d = 0; d < g.dirEntries; d++)
+    for (let t = 0; t < g.tableEntries; t++) {
+      const page = linear(d, t);
+      const at = peekPhysical(m, page);
+      if (at !== undefined && at >>> 12 === pa >>> 12 && (page | offset) >>> 0 !== va >>> 0)
+        out.push((page | offset) >>> 0);
+    }
+  return out;
+};
+
+/**
+ * For each operation with a linear address, the addresses that reach the same word in its guest's
+ * boot machine or in the guest's bare-metal state just before it: the shrinker may use one where
+ * an operation that only built a mapping can then go.
+ */
+const addressAliases = (s: Scenario): Map<number, number[]> => {
+  const out = new Map<number, number[]>();
+  if (!s.ops.some(({ op }) => 'va' in op)) return out;
+  const boot = s.guests.map((spec) => bootGuest(spec, s.geometry));
+  const now = boot.slice();
+  s.ops.forEach(({ guest, op }, i) => {
+    const m = now[guest];
+    if (!m) return;
+    if ('va' in op) {
+      const found = [...new Set([...aliasesIn(boot[guest]!, op.va), ...aliasesIn(m, op.va)])];
+      if (found.length > 0) out.set(i, found);
+    }
+    now[guest] = step(m, op).machine;
+  });
+  return out;
+};
 
 /** Operand fields whose values may be exchanged; register numbers and device indexes are not values. */
 const VALUE_FIELDS: ReadonlySet<string> = new Set([
@@ -87,6 +138,37 @@ const candidatePools = (s: Scenario): { readonly operands: Map<string, number[]>
  */
 export function* scenarioVariants(s: Scenario): Generator<Scenario> {
   const { operands, regs } = candidatePools(s);
+  // An address by another that reaches the same word, first: the cheapest way past a mapping built by hand.
+  const aliases = addressAliases(s);
+  for (let i = s.ops.length - 1; i >= 0; i--) {
+    const { guest, op } = s.ops[i]!;
+    if (!('va' in op)) continue;
+    for (const va of aliases.get(i) ?? [])
+      yield { ...s, ops: s.ops.map((o, j) => (j === i ? { guest, op: { ...op, va } as Op } : o)) };
+    // The simplest access instead: a load, of the same address or of another the scenario or the
+    // boot layout offers (a store or SGDT may have done more than the failure needs).
+    if (op.kind !== 'load')
+      for (const va of [op.va, ...(operands.get('va') ?? []).filter((x) => x !== op.va)])
+        yield { ...s, ops: s.ops.map((o, j) => (j === i ? { guest, op: { kind: 'load', dst: 0, va } } : o)) };
+  }
+  // One page for another in every operation that uses it (offsets kept): two accesses to one page
+  // stay on one page, which a single value's change cannot do.
+  const pages = [...new Set(s.ops.flatMap(({ op }) => ('va' in op ? [op.va >>> 12] : [])))];
+  const pagesOfPool = [...new Set((operands.get('va') ?? []).map((va) => va >>> 12))];
+  for (const from of pages) {
+    if (s.ops.filter(({ op }) => 'va' in op && op.va >>> 12 === from).length < 2) continue;
+    for (const to of pagesOfPool) {
+      if (to === from) continue;
+      yield {
+        ...s,
+        ops: s.ops.map((o) =>
+          'va' in o.op && o.op.va >>> 12 === from
+            ? { guest: o.guest, op: { ...o.op, va: ((to << 12) | (o.op.va & 0xfff)) >>> 0 } as Op }
+            : o,
+        ),
+      };
+    }
+  }
   for (let i = s.ops.length - 1; i >= 0; i--) {
     const { guest, op } = s.ops[i]!;
     for (const [field, v] of Object.entries(op)) {

@@ -115,6 +115,15 @@ export interface Design {
   readonly network?: NetworkBackEnd;
   /** For direct paging: the hypervisor's validation rules (absent: Xen's, `XEN_RULES`). */
   readonly directPaging?: DirectPagingRules;
+  /**
+   * Guest-physical frames of guest `g` the hypervisor keeps read-only in its EPT (write tracking,
+   * as KVM's page-track does for a nested guest's EPT or a GPU's page tables): every write the
+   * guest's CPU makes to them exits as an EPT violation, every write its assigned device makes is
+   * blocked by the IOMMU (whose mappings derive from EPT) and reaches the hypervisor as a DMA
+   * fault; the toolkit's handler completes both by emulation. Used by `composeDesign`'s `init`
+   * (nested MMU only); absent: none.
+   */
+  readonly readOnlyInEpt?: (h: HostMachine, g: number) => readonly number[];
 }
 
 /** True when a value has the shape of a design (for loading a user's file). */

@@ -15,7 +15,7 @@ import {
   replaceRegion,
   writeWord,
 } from '../memory.ts';
-import { type PagingFormat, walk, X86_32 } from '../paging.ts';
+import { leafEntryAddress, type PagingFormat, walk, X86_32 } from '../paging.ts';
 
 export const EPT_BITS = { R: 1, W: 2, X: 4, FRAME: 0xffff_f000 } as const;
 
@@ -124,3 +124,23 @@ export const buildEpt = (
   hostBase: number,
 ): PhysicalMemory =>
   buildOffsetTables(memory, rootFrame, tableFrames, frames, hostBase, EPT_BITS.R | EPT_BITS.W | EPT_BITS.X);
+
+/** The EPT leaf entry for guest-physical address `gpa` under the root at host address `root`, or undefined. */
+export const eptLeaf = (memory: PhysicalMemory, root: number, gpa: number): number | undefined => {
+  const at = leafEntryAddress(EPT_32, root, gpa, (pa) => readWord(memory, pa));
+  if (at === undefined) return undefined;
+  const e = readWord(memory, at);
+  return EPT_32.present(e) ? e : undefined;
+};
+
+/**
+ * EPT with the leaf for `gpa` given `rights` (a subset of R, W, X; the frame kept). R|X without W
+ * keeps a page read-only for the guest: its writes exit as EPT violations (SDM Vol. 3C §28.3.3.2)
+ * and reach the hypervisor. Tables must exist; a real TLB that cached the old rights needs INVEPT.
+ */
+export const setEptRights = (memory: PhysicalMemory, root: number, gpa: number, rights: number): PhysicalMemory => {
+  const at = leafEntryAddress(EPT_32, root, gpa, (pa) => readWord(memory, pa));
+  if (at === undefined) return memory;
+  const e = readWord(memory, at);
+  return writeWord(memory, at, ((e & EPT_BITS.FRAME) | (rights & 7)) >>> 0);
+};

@@ -5,16 +5,19 @@
  *
  * This model's second-level tables use 32-bit entries in the two-level shape of 32-bit paging
  * (its IOVA space is 32-bit): R (bit 0) and W (bit 1), the frame in bits 31:12; no accessed or
- * dirty flags (VT-d second-level A/D is optional, off). A DMA whose IOVA has no mapping, or a
- * mapping without the right it needs, is blocked: it reaches no memory and the IOMMU records a
- * fault (VT-d §7.1: non-recoverable address translation faults).
+ * dirty flags (VT-d second-level A/D is optional, off). Rights combine along the walk with AND, as
+ * every format's do (paging.ts): a mapping may be read-only (R), write-only (W: VT-d allows it, as
+ * Linux's DMA_FROM_DEVICE mappings use it) or both; R = W = 0 is not present (VT-d §9.8). A DMA
+ * whose IOVA has no mapping, or a mapping without the right it needs (a device read needs R, a
+ * device write W), is blocked: it reaches no memory and the IOMMU records a fault (VT-d §7.1:
+ * non-recoverable address translation faults).
  */
 
 import { DMA_BLOCKED, DMA_NO_MEMORY, type DmaPort } from '../devices.ts';
 import { PAGE_SIZE } from '../geometry.ts';
-import { type PhysicalMemory, readWord } from '../memory.ts';
-import { type PagingFormat, walk, X86_32 } from '../paging.ts';
-import { buildOffsetTables } from './ept.ts';
+import { type PhysicalMemory, readWord, writeWord } from '../memory.ts';
+import { leafEntryAddress, type PagingFormat, walk, X86_32 } from '../paging.ts';
+import { buildOffsetTables, EPT_BITS } from './ept.ts';
 
 export const VTD_BITS = { R: 1, W: 2, FRAME: 0xffff_f000 } as const;
 
@@ -59,6 +62,32 @@ export const buildIommuDomain = (
   frames: number,
   hostBase: number,
 ): PhysicalMemory => buildOffsetTables(memory, rootFrame, tableFrames, frames, hostBase, VTD_BITS.R | VTD_BITS.W);
+
+/**
+ * The domain rooted at host address `root` with IOVA `iova`'s page mapped to host address `hpa`
+ * with `rights` (a subset of R and W: read-only, write-only, both; none unmaps it). The tables
+ * must exist (buildIommuDomain); an IOTLB, if the model had one, would need an invalidation.
+ */
+export const mapIova = (
+  memory: PhysicalMemory,
+  root: number,
+  iova: number,
+  hpa: number,
+  rights: number,
+): PhysicalMemory => {
+  const at = leafEntryAddress(VTD_SL_32, root, iova, (pa) => readWord(memory, pa));
+  if (at === undefined) return memory;
+  return writeWord(memory, at, ((hpa & VTD_BITS.FRAME) | (rights & (VTD_BITS.R | VTD_BITS.W))) >>> 0);
+};
+
+/**
+ * The rights a device gets from an EPT entry's: what the guest's own CPU may do, it may do by DMA
+ * (EPT R to VT-d R, EPT W to VT-d W; X has no DMA counterpart). A page the hypervisor keeps
+ * read-only for the guest in EPT is then read-only for its device too (Xen's
+ * p2m_get_iommu_flags: p2m_ram_ro and read-only grants map IOMMUF_readable only).
+ */
+export const iommuRightsOfEpt = (eptEntry: number): number =>
+  (eptEntry & EPT_BITS.R ? VTD_BITS.R : 0) | (eptEntry & EPT_BITS.W ? VTD_BITS.W : 0);
 
 /** A DMA domain: the second-level tables of one requester id. */
 export interface IommuDomain {

@@ -59,7 +59,13 @@ export type HowRan =
    */
   | { readonly kind: 'native'; readonly real: HostMachine }
   | { readonly kind: 'call' }
-  | { readonly kind: 'trap'; readonly exit: ExitInfo; readonly phase: 'instruction' | 'boundary' };
+  | {
+      readonly kind: 'trap';
+      readonly exit: ExitInfo;
+      readonly phase: 'instruction' | 'boundary';
+      /** The host as the hardware left it at the exit, before the hypervisor's handler (a device's DMA may have landed). */
+      readonly real?: HostMachine;
+    };
 
 /** One operation of the running guest, and how it ran: natively on the real CPU, or through the hypervisor. */
 export const hostStepTraced = (
@@ -112,7 +118,7 @@ const hostStepCore = (design: Design, h: HostMachine, op: Op): { readonly host: 
         traps: bump(h.counters.traps, op.kind),
         reasons: bump(h.counters.reasons, reason) as Record<string, number>,
       }),
-      ran: { kind: 'trap', exit, phase },
+      ran: { kind: 'trap', exit, phase, real: after },
     };
   }
   return {

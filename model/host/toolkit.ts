@@ -38,11 +38,11 @@ import {
 } from '../memory.ts';
 import { decodeNicPort } from '../nic.ts';
 import { INSTRUCTION_KINDS, type Op, type OpKind } from '../ops.ts';
-import { PTE, walk, X86_32 } from '../paging.ts';
+import { PF_ERR, PTE, walk, X86_32 } from '../paging.ts';
 import type { Cpl, Cpu, Machine } from '../state.ts';
 import { EMPTY_TLB } from '../tlb.ts';
 import type { Design, DesignAxes, HypervisorEntry } from './design.ts';
-import { buildEpt, eptPort } from './ept.ts';
+import { buildEpt, EPT_BITS, eptLeaf, eptPort, setEptRights } from './ept.ts';
 import {
   assignedRids,
   guestDeviceEngines,
@@ -52,7 +52,7 @@ import {
   ringBus,
   withGuestDeviceEngines,
 } from './io.ts';
-import { iommuPort, routeMsi } from './iommu.ts';
+import { iommuPort, iommuRightsOfEpt, mapIova, routeMsi } from './iommu.ts';
 import { guestBase, HV_FRAME, HV_LINEAR, hostFrames, poolBase, regionFrames } from './layout.ts';
 import { type HostMachine, POOL, secondLevelTables, withGuest } from './machine.ts';
 import { networkBackEnd } from './net/index.ts';
@@ -201,16 +201,73 @@ export const syncMmu = (
     else if (op?.kind === 'invlpg' && retired) h = { ...h, tlb: tlbFlushPage(h.tlb, tag, pageNumber(op.va)) };
     return h;
   }
-  const tables = new Set([...pageTableFrames(v0), ...pageTableFrames(v1)]);
-  const tablesChanged = [...tables].some((f) => f < v0.geometry.frames && !sameFrame(v0.memory, v1.memory, f));
-  if (newSpace || tablesChanged) {
+  if (newSpace) {
     h = shadowZap(d, h, g);
-    if (newSpace) h = { ...h, tlb: tlbFlushTag(h.tlb, tag) };
+    h = { ...h, tlb: tlbFlushTag(h.tlb, tag) };
+  } else if (!(c1.cr0 & CR0.PG)) {
+    // Paging off: the shadow maps guest-physical space, which no table write changes.
   } else if (op?.kind === 'invlpg' && retired) {
     h = shadowDrop(h, g, op.va);
     h = { ...h, tlb: tlbFlushPage(h.tlb, tag, pageNumber(op.va)) };
-  }
+  } else h = shadowSyncTables(h, g, v0, v1);
   return h;
+};
+
+/**
+ * Drop the shadow entries a change of the guest's paging structures made stale, and only those
+ * (KVM's shadow MMU likewise zaps the shadow pages of the guest tables written, found through its
+ * reverse maps, not every shadow page): for a changed PDE, every entry of its slot's shadow table;
+ * for a changed entry of a page table, the entry of each slot whose PDE points at that table; for
+ * a frame that became or stopped being a page table, every entry that maps it (a table's frame is
+ * mapped read-only, so that the hypervisor sees its writes). Entries the change did not touch still
+ * say what the guest's tables say, and keep serving without a fault.
+ */
+export const shadowSyncTables = (h: HostMachine, g: number, v0: Machine, v1: Machine): HostMachine => {
+  const frames = v0.geometry.frames;
+  const t0 = pageTableFrames(v0);
+  const t1 = pageTableFrames(v1);
+  const changedWords = (f: number): number[] => {
+    if (f >= frames || sameFrame(v0.memory, v1.memory, f)) return [];
+    const a = new Map(frameWords(v0.memory, f));
+    const b = new Map(frameWords(v1.memory, f));
+    return [...new Set([...a.keys(), ...b.keys()])].filter((i) => (a.get(i) ?? 0) !== (b.get(i) ?? 0));
+  };
+  const pd = (v1.cpu.cr3 & PTE.FRAME) >>> 12;
+  const pdChanged = changedWords(pd);
+  const tableWrites = [...new Set([...t0, ...t1])]
+    .map((f) => [f, changedWords(f)] as const)
+    .filter(([, w]) => w.length);
+  const retyped = [...t0, ...t1].filter((f) => t0.has(f) !== t1.has(f));
+  if (pdChanged.length === 0 && tableWrites.length === 0 && retyped.length === 0) return h;
+  const s = h.guests[g]!.shadow;
+  const shadowTable = new Map(s.tables);
+  let mem = h.memory;
+  for (const dir of pdChanged) {
+    const t = shadowTable.get(dir);
+    if (t !== undefined) mem = clearFrame(mem, t);
+  }
+  // The slots whose PDE points at a table, before or after the change.
+  const slotsOf = (table: number): number[] => {
+    const out: number[] = [];
+    for (const v of [v0, v1])
+      for (const [dir, pde] of frameWords(v.memory, pd))
+        if (pde & PTE.P && pde >>> 12 === table && !out.includes(dir)) out.push(dir);
+    return out;
+  };
+  for (const [table, words] of tableWrites)
+    for (const dir of slotsOf(table)) {
+      const t = shadowTable.get(dir);
+      if (t === undefined) continue;
+      for (const i of words) if (i < 1024) mem = writeWord(mem, t * PAGE_SIZE + i * 4, 0);
+    }
+  if (retyped.length > 0) {
+    const base = guestBase(h.config, g);
+    const hostFramesRetyped = new Set(retyped.map((f) => base + f));
+    for (const [, t] of s.tables)
+      for (const [i, e] of frameWords(mem, t))
+        if (hostFramesRetyped.has(e >>> 12)) mem = writeWord(mem, t * PAGE_SIZE + i * 4, 0);
+  }
+  return mem === h.memory ? h : { ...h, memory: mem };
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -243,7 +300,13 @@ export const shadowDrop = (h: HostMachine, g: number, va: number): HostMachine =
  * writable only if the guest allows writes, its PTE is dirty, and the frame is not one of the
  * guest's page tables (write protection, so the hypervisor sees every table write).
  */
-export const shadowFill = (d: Design, h: HostMachine, g: number, va: number): HostMachine => {
+export const shadowFill = (
+  d: Design,
+  h: HostMachine,
+  g: number,
+  va: number,
+  access?: { readonly write: boolean; readonly user: boolean },
+): HostMachine => {
   const view = guestView(d, h, g);
   const c = view.cpu;
   let gpaFrame: number;
@@ -263,6 +326,11 @@ export const shadowFill = (d: Design, h: HostMachine, g: number, va: number): Ho
     dirty = (r.path[r.path.length - 1]!.entry & PTE.D) !== 0;
   } else gpaFrame = va >>> 12;
   if (gpaFrame >= h.config.guestGeometry.frames) return h; // no guest memory there: keep trapping
+  // With the guest's CR0.WP = 0 a supervisor write to a read-only page succeeds (SDM §4.6), but the
+  // real CPU runs with WP = 1: after such a write fault, map the page writable and supervisor-only,
+  // so that user accesses still fault (KVM's shadow MMU does the same for CR0.WP = 0).
+  const supervisorWrite = access?.write === true && !access.user && !(c.cr0 & CR0.WP);
+  if (supervisorWrite && !(rights & PTE.RW)) rights = (rights & ~PTE.US) | PTE.RW;
   const writable = (rights & PTE.RW) !== 0 && dirty && !pageTableFrames(view).has(gpaFrame);
   let hh = h;
   let s = hh.guests[g]!.shadow;
@@ -448,6 +516,98 @@ export const deviceInterrupt = (
 };
 
 // ---------------------------------------------------------------------------------------------
+// Write tracking through EPT, and device mappings derived from it.
+
+/** The EPT leaf entry that maps guest `g`'s guest-physical address `gpa`, or undefined. */
+export const guestEptLeaf = (h: HostMachine, g: number, gpa: number): number | undefined =>
+  eptLeaf(h.memory, h.guests[g]!.eptRoot * PAGE_SIZE, gpa);
+
+/** Does guest `g`'s EPT map `gpa` readable but not writable (a page the hypervisor write-tracks)? */
+export const writeTrackedInEpt = (h: HostMachine, g: number, gpa: number): boolean => {
+  const e = guestEptLeaf(h, g, gpa);
+  return e !== undefined && (e & EPT_BITS.R) !== 0 && !(e & EPT_BITS.W);
+};
+
+/**
+ * Guest `g`'s devices' IOMMU mappings of guest frames `frames`, derived from its EPT: the same host
+ * frame, with the rights the EPT entry gives the guest's CPU (`iommuRightsOfEpt`), unmapped where
+ * EPT maps nothing. A device then cannot write what the guest's CPU cannot write without the
+ * hypervisor seeing it.
+ */
+export const deriveIommuFromEpt = (h: HostMachine, g: number, frames: readonly number[]): HostMachine => {
+  const rids = assignedRids(h, g);
+  const roots = [
+    ...new Set(
+      hostIo(h)
+        .iommu.domains.filter((x) => rids.includes(x.rid))
+        .map((x) => x.root),
+    ),
+  ];
+  let memory = h.memory;
+  for (const root of roots)
+    for (const f of frames) {
+      const e = guestEptLeaf(h, g, f * PAGE_SIZE);
+      memory = mapIova(
+        memory,
+        root * PAGE_SIZE,
+        f * PAGE_SIZE,
+        e === undefined ? 0 : e & EPT_BITS.FRAME,
+        e === undefined ? 0 : iommuRightsOfEpt(e),
+      );
+    }
+  return memory === h.memory ? h : { ...h, memory };
+};
+
+/**
+ * Keep guest `g`'s frames `frames` read-only in its EPT (R and X, no W), derive its devices'
+ * mappings of them from EPT (read-only too), and drop the guest's cached translations (INVEPT:
+ * the real TLB may hold writable ones).
+ */
+export const writeProtectInEpt = (d: Design, h: HostMachine, g: number, frames: readonly number[]): HostMachine => {
+  const root = h.guests[g]!.eptRoot * PAGE_SIZE;
+  let memory = h.memory;
+  for (const f of frames) memory = setEptRights(memory, root, f * PAGE_SIZE, EPT_BITS.R | EPT_BITS.X);
+  const h1 = deriveIommuFromEpt({ ...h, memory }, g, frames);
+  return { ...h1, tlb: tlbFlushTag(h1.tlb, d.tag(h1, g)) };
+};
+
+/**
+ * The hypervisor's answer to a DMA fault on a page it write-tracks: it records the fault, then
+ * completes the transfer itself (the reference completion on the guest's view, from before the
+ * device ran: the word lands, the engine is DONE, the MSI is raised), so the guest sees what bare
+ * metal shows while every device write still passes through the hypervisor. (PCIe page requests,
+ * VT-d §7.5, let a device retry after the host resolves its fault; the model folds the retry into
+ * the handler.)
+ */
+export const serviceDmaFault = (
+  d: Design,
+  h: HostMachine,
+  entry: Extract<HypervisorEntry, { kind: 'exit' }>,
+): HostMachine => {
+  const exit = entry.exit;
+  if (exit.reason !== 'device-interrupt' || !exit.blocked) return h;
+  const rid = assignedRids(h, h.current)[exit.device];
+  const io = hostIo(entry.before);
+  const logged =
+    rid === undefined
+      ? entry.before
+      : {
+          ...entry.before,
+          io: {
+            ...io,
+            iommu: {
+              ...io.iommu,
+              faults: [
+                ...hostIo(h).iommu.faults,
+                { kind: 'dma' as const, rid, address: exit.blocked.address, write: exit.blocked.write },
+              ],
+            },
+          },
+        };
+  return emulate(d, { ...logged, tlb: h.tlb }, entry.op).host;
+};
+
+// ---------------------------------------------------------------------------------------------
 // A design from its axes.
 
 /** The standard handler: emulate what trapped, keep the MMU in sync, fill the shadow after a hidden fault. */
@@ -456,7 +616,13 @@ export const standardHandle =
   (h: HostMachine, entry: HypervisorEntry): HostMachine => {
     const d = dref();
     if (entry.kind === 'call') return emulate(d, h, entry.op).host;
-    if (entry.exit.reason === 'device-interrupt') return deviceInterrupt(d, h, entry.exit);
+    if (entry.exit.reason === 'device-interrupt') {
+      const b = entry.exit.blocked;
+      // A device write the IOMMU refused on a page the hypervisor write-tracks: it completes it.
+      if (d.axes.mmu === 'nested' && b?.write && writeTrackedInEpt(h, h.current, b.address))
+        return serviceDmaFault(d, h, entry);
+      return deviceInterrupt(d, h, entry.exit);
+    }
     let out: HostMachine;
     if (entry.phase === 'boundary') out = injectPending(d, h);
     // Restart the operation by emulation from before it ran, but keep what the real CPU did to the
@@ -468,7 +634,10 @@ export const standardHandle =
       entry.exit.vector === 14 &&
       entry.exit.address !== undefined
     )
-      out = shadowFill(d, out, out.current, entry.exit.address);
+      out = shadowFill(d, out, out.current, entry.exit.address, {
+        write: ((entry.exit.errorCode ?? 0) & PF_ERR.WR) !== 0,
+        user: ((entry.exit.errorCode ?? 0) & PF_ERR.US) !== 0,
+      });
     return out;
   };
 
@@ -509,6 +678,8 @@ export const composeDesign = (spec: DesignSpec): Design => {
       }
       h = initIo(axes, h);
       if (self.network && h.net) h = self.network.init(self, h);
+      if (axes.mmu === 'nested' && self.readOnlyInEpt)
+        for (const ctx of h.guests) h = writeProtectInEpt(self, h, ctx.id, self.readOnlyInEpt(h, ctx.id));
       return { ...h, cpu: self.load(h, h.current, h.guests[h.current]!.vcpu) };
     },
     hardware: (h) => {

@@ -125,6 +125,29 @@ const WITNESSES: Record<string, Scenario> = {
     [0, { kind: 'out', port: PORT.COMMAND }],
     [0, dma()],
   ),
+  // Confused deputies (mutants/cpu.ts): the hypervisor's own code writes guest 1's frame in guest 0's step.
+  'xen-pv-copies-to-wrong-domain': one([plain(), plain()], [0, { kind: 'sgdt', va: linear(1, 1) }]),
+  'shadow-exit-writes-wrong-guest': one([plain(), plain()], [0, { kind: 'hlt' }]),
+  // Efficiency mutants (mutants/efficiency.ts). Data page (1,1) is guest frame 11 (6 + 4 * 1 + 1).
+  'shadow-fills-read-only': one(
+    [plain()],
+    [0, { kind: 'store', va: linear(1, 1), src: 0 }],
+    [0, { kind: 'store', va: linear(1, 1), src: 0 }],
+  ),
+  // Slot 1 not present at boot, so frame 2 (its table) is no live table; EAX = 0x2007 maps page (0,2)
+  // onto frame 2 through word 2 of page table 0 (window page (0,0)); then two stores to (0,2).
+  'shadow-sticky-write-protection': one(
+    [withEax(0x2007, { pdeFlags: [7, 0, 7, 7] })],
+    [0, { kind: 'store', va: linear(0, 0, 2), src: 0 }],
+    [0, { kind: 'store', va: linear(0, 2), src: 0 }],
+    [0, { kind: 'store', va: linear(0, 2), src: 0 }],
+  ),
+  'ept-entry-never-installed': one(
+    [plain()],
+    [0, { kind: 'load', dst: 0, va: linear(1, 1) }],
+    [0, { kind: 'load', dst: 0, va: linear(1, 1) }],
+  ),
+  'passthrough-io-bitmap-intercepts': one([dev()], [0, { kind: 'out', port: PORT.ADDRESS }]),
   // Network mutants (mutants/network.ts). Cards on MACs 0x10 + index (generators/net.ts); ports
   // 0x50 MAC, 0x51 CONTROL (bit 0 PROMISCUOUS), 0x52 TX (EAX = the frame word's guest-physical
   // address); a frame word is src << 24 | dst << 16 | payload (model/nic.ts); the world is 0xe0.

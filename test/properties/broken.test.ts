@@ -25,7 +25,9 @@ describe('shadow paging without INVLPG sync', () => {
   // metal obeys and this design ignores; (5) a load of P: bare metal translates afresh, the real
   // TLB answers from the stale entry. Without any one of them the stale read cannot be shown.
   it.each(SEEDS)('seed %i: equivalence fails, shrunk to the 5 operations derived by hand', (seed) => {
-    const c = caught(shadowNoInvlpgSync, 'equivalence', seed, 2000, { maxGuests: 1, maxOps: 12 });
+    // 3000 scenarios: with the history motifs in half the scenarios (HISTORY_SHARE) fewer of the 12
+    // operations are plain accesses, and seed 102 first fails at scenario 2,074 (measured).
+    const c = caught(shadowNoInvlpgSync, 'equivalence', seed, 3000, { maxGuests: 1, maxOps: 12 });
     expect(c.scenario.ops).toHaveLength(5);
     const kinds = c.scenario.ops.map((o) => o.op.kind);
     // (1) and (2) are any two accesses to P (a store or SGDT serves as well as a load); then the three.

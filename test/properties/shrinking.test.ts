@@ -33,11 +33,12 @@ const dma: Op = { kind: 'dmaComplete', device: 0 };
 const LOCAL_MINIMA: readonly (readonly [string, string, Scenario])[] = [
   [
     'shadow-ignores-us',
+    // Seed 14 returned it with a first load of unmapped 0x01000000 in front; since shadow sync drops only
+    // the entries a table write made stale (model/host/toolkit.ts shadowSyncTables), that load can go.
     'seed 14: a load at ring 3 of a page an earlier ring-0 load filled, instead of the system page IRET fills',
     scenario(
       // Window page (0,0) supervisor-only: P | R/W (the generator varies these flags).
       [plain({ pteFlags: plainGuestSpec(g).pteFlags.map((f, i) => (i === 0 ? 0x3 : f)) })],
-      [0, { kind: 'load', dst: 0, va: 0x0100_0000 }],
       [0, { kind: 'load', dst: 0, va: 0 }],
       [0, { kind: 'iret', cs: 0x1b, eflags: 0 }],
       [0, { kind: 'load', dst: 0, va: 0 }],
@@ -63,6 +64,38 @@ const LOCAL_MINIMA: readonly (readonly [string, string, Scenario])[] = [
       [0, { kind: 'store', va: 0x8, src: 0 }],
       [0, { kind: 'movToCr3', value: 0 }],
       [0, { kind: 'load', dst: 1, va: 0x2000 }],
+    ),
+  ],
+  [
+    'shadow-sticky-write-protection',
+    'seed 1: a store clearing directory slot 1, where the guest could boot with the slot not present',
+    scenario(
+      [plain({ regs: [0, 0, 0x2007, 0] })],
+      [0, { kind: 'store', va: 0x8, src: 2 }],
+      [0, { kind: 'store', va: 0x1004, src: 3 }],
+      [0, { kind: 'store', va: 0x2000, src: 1 }],
+      [0, { kind: 'store', va: 0x2000, src: 3 }],
+    ),
+  ],
+  [
+    'shadow-fills-read-only',
+    'seed 3: paging turned off to reach frame 0 twice, where two stores to one data page need no MOV to CR0',
+    scenario(
+      [plain()],
+      [0, { kind: 'movToCr0', value: 0x11 }],
+      [0, { kind: 'store', va: 0x0, src: 0 }],
+      [0, { kind: 'store', va: 0x8, src: 0 }],
+    ),
+  ],
+  [
+    'shadow-ignores-us',
+    'seed 13: a ring-0 store fills a read-only user page under CR0.WP = 0, where IRET fills the system page',
+    scenario(
+      // Page (3,1) user and read-only: P | U/S.
+      [plain({ wp: false, pteFlags: plainGuestSpec(g).pteFlags.map((f, i) => (i === 13 ? 0x5 : f)) })],
+      [0, { kind: 'store', va: 0x00c0_1000, src: 0 }],
+      [0, { kind: 'iret', cs: 0x1b, eflags: 0 }],
+      [0, { kind: 'store', va: 0x00c0_1000, src: 0 }],
     ),
   ],
   [
