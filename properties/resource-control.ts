@@ -31,8 +31,8 @@ import {
   type Design,
   differingFrames,
   EFLAGS,
-  formatHypercall,
   extractRegion,
+  formatHypercall,
   frameIdentity,
   frameOwner,
   frameWords,
@@ -40,9 +40,9 @@ import {
   type HostMachine,
   HV_FRAME,
   hex,
-  hypercallLog,
   hostFrames,
   hostIo,
+  hypercallLog,
   hypervisorBlocks,
   netVfRid,
   PAGE_SIZE,
@@ -57,8 +57,8 @@ import {
   type TaggedTranslation,
   tableBlock,
   tlbView,
-  XEN_L2_SLOT,
   writeTrackedInEpt,
+  XEN_L2_SLOT,
 } from '../model/index.ts';
 import { deviceIsolationViolation } from './devices.ts';
 import { networkResourceViolation } from './network/resource.ts';

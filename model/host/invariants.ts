@@ -36,8 +36,7 @@ export const cpuProblem = (c: unknown, where = 'cpu'): string | undefined => {
   if (c.cpl !== 0 && c.cpl !== 1 && c.cpl !== 2 && c.cpl !== 3) return `${where}.cpl is ${show(c.cpl)}, not 0..3`;
   if (!u16(c.cs)) return `${where}.cs is ${show(c.cs)}, not a 16-bit selector`;
   if (!u16(c.ss)) return `${where}.ss is ${show(c.ss)}, not a 16-bit selector`;
-  for (const r of ['eip', 'esp'] as const)
-    if (!u32(c[r])) return `${where}.${r} is ${show(c[r])}, not a 32-bit value`;
+  for (const r of ['eip', 'esp'] as const) if (!u32(c[r])) return `${where}.${r} is ${show(c[r])}, not a 32-bit value`;
   if (!u32(c.eflags)) return `${where}.eflags is ${show(c.eflags)}, not a 32-bit value`;
   if (!Array.isArray(c.regs) || c.regs.length !== 4 || !c.regs.every(u32))
     return `${where}.regs is ${show(c.regs)}, not four 32-bit registers`;
