@@ -14,7 +14,7 @@ import { Option } from 'commander';
 import type { PropertyFailure } from '../properties/property.ts';
 import type { TraceRecord } from '../properties/record/types.ts';
 import { EXIT, intOption, REPLAY_BUDGET_SECONDS } from './check.ts';
-import type { CounterexampleFile, DesignRef } from './counterexample.ts';
+import type { DesignRef } from './counterexample.ts';
 import { designFile, presetDesign, syscallPresetDesign, UsageError } from './designs.ts';
 import { visible } from './escape.ts';
 import { DEFAULT_STEP_TIMEOUT_SECONDS } from './limits.ts';
