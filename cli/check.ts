@@ -13,7 +13,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { PROPERTY_NAMES, type PropertyName } from '../properties/property.ts';
 import { SYSCALL_PROPERTY_NAMES, type SyscallPropertyName } from '../properties/syscall/properties.ts';
 import type { DesignRef } from './counterexample.ts';
-import { defaultDesigns, designFile, presetDesign, sameDesign, UsageError } from './designs.ts';
+import { defaultDesigns, designFile, presetDesign, sameDesign, syscallPresetDesign, UsageError } from './designs.ts';
 import { visible } from './escape.ts';
 import { DEFAULT_STEP_TIMEOUT_SECONDS, SEED_MAX } from './limits.ts';
 import { checkOutputDir, checkOutputFile } from './output.ts';
@@ -29,7 +29,7 @@ import {
   summaryTable,
 } from './report.ts';
 import { resolveShard } from './shard.ts';
-import { isSyscallDesign, isSyscallProperty } from './syscall.ts';
+import { isSyscallPreset, isSyscallProperty } from './syscall.ts';
 import { PACKAGE_VERSION } from './version.ts';
 import { type ItemError, type ItemResult, inShard, itemError, type RunOptions, workItems } from './work.ts';
 import type {
@@ -100,13 +100,16 @@ interface CheckOptions {
   workers: number;
   progress: boolean;
   network?: boolean;
+  baseline?: string;
   html?: string;
 }
 
-/** A machine-level design of this run, as the main thread knows it (it never runs a design file itself). */
+/** A design of this run, as the main thread knows it (it never runs a design file itself). */
 interface PlannedDesign {
   readonly spec: string;
   readonly ref: DesignRef;
+  /** Its level: a preset's, or what its file exports (a file that did not load counts as machine-level). */
+  readonly level: 'machine' | 'syscall';
   /** The design file did not load within its budget: every item of it is this ERROR. */
   readonly loadError?: ItemError;
 }
@@ -131,8 +134,11 @@ const planDesigns = async (
   pool: WorkerPool,
   stallMs: number,
   remainingMs: () => number | undefined,
+  role = '',
 ): Promise<PlannedDesign[]> => {
-  const planned = specs.map((spec) => presetDesign(spec) ?? { file: designFile(spec), spec });
+  const planned = specs.map(
+    (spec) => presetDesign(spec) ?? syscallPresetDesign(spec) ?? { file: designFile(spec), spec },
+  );
   const files = planned.flatMap((p) => ('file' in p ? [p.file] : []));
   const probes = await pool.run<ProbeRequest, ProbeResult | { error: ItemError; file: string }>(
     files.map((f) => ({ kind: 'probe', spec: f.spec })),
@@ -141,7 +147,7 @@ const planDesigns = async (
       budgetMs: remainingMs,
       stallMs: () => stallMs,
       onFault: (req, fault) => {
-        if (fault.kind === 'usage') throw new UsageError(fault.message);
+        if (fault.kind === 'usage') throw new UsageError(`${role}${fault.message}`);
         const error = itemError(fault);
         return {
           error: {
@@ -158,14 +164,15 @@ const planDesigns = async (
       },
     },
   );
-  return planned.map((p) => {
-    if (!('file' in p)) return { spec: p.spec, ref: p.ref };
+  return planned.map((p): PlannedDesign => {
+    if (!('file' in p)) return { spec: p.spec, ref: p.ref, level: p.level ?? 'machine' };
     const probe = probes[files.indexOf(p.file)]!;
-    if ('ref' in probe) return { spec: probe.spec, ref: probe.ref };
+    if ('ref' in probe) return { spec: probe.spec, ref: probe.ref, level: probe.level ?? 'machine' };
     const name = basename(p.file.path);
     return {
       spec: p.file.spec,
       ref: { kind: 'file', name, path: p.file.path, sha256: p.file.sha256 },
+      level: 'machine',
       loadError: probe.error,
     };
   });
@@ -176,8 +183,9 @@ const replayCorpus = async (
   files: readonly string[],
   designs: readonly PlannedDesign[],
   properties: readonly PropertyName[],
-  syscallRun: { readonly designs: readonly string[]; readonly properties: readonly string[] },
+  syscallRun: { readonly designs: readonly PlannedDesign[]; readonly properties: readonly string[] },
   pool: WorkerPool,
+  baseline: PlannedDesign | undefined,
   budget: { readonly stallMs: number; readonly fileMs: number; readonly deadline?: number },
   onDone: () => void,
 ): Promise<CorpusResult[]> => {
@@ -201,10 +209,20 @@ const replayCorpus = async (
       const d = decodeSyscallCounterexample(p.json);
       if (!d.ok) throw bad(d.problem);
       const c = d.value;
-      const base = { file, design: c.design.name, property: c.property };
-      if (!syscallRun.designs.includes(c.design.name) || !syscallRun.properties.includes(c.property))
+      const base = { file, design: labelOf(c.design), property: c.property };
+      const design = syscallRun.designs.find((x) => sameDesign(c.design, { ref: x.ref }));
+      if (!design || !syscallRun.properties.includes(c.property))
         return { file, skip: { ...base, status: 'skipped', durationMs: 0 } };
-      return { file, base, req: { kind: 'syscall-replay', counterexample: c } };
+      return {
+        file,
+        base,
+        req: {
+          kind: 'syscall-replay',
+          counterexample: c,
+          spec: design.spec,
+          ...(baseline?.level === 'syscall' ? { baseline: baseline.spec } : {}),
+        },
+      };
     }
     const d = p.ok ? decodeCounterexample(p.json) : p;
     if (!d.ok) throw bad(d.problem);
@@ -223,7 +241,13 @@ const replayCorpus = async (
       file,
       base,
       ...(design.loadError ? { loadError: design.loadError } : {}),
-      req: { kind: 'replay', spec: design.spec, property: c.property, scenario: scenarioOf(c) },
+      req: {
+        kind: 'replay',
+        spec: design.spec,
+        property: c.property,
+        scenario: scenarioOf(c),
+        ...(baseline?.level === 'machine' ? { baseline: baseline.spec } : {}),
+      },
     };
   });
   const runnable = jobs.filter((j): j is Extract<Job, { req: unknown }> => 'req' in j && !j.loadError);
@@ -243,7 +267,7 @@ const replayCorpus = async (
           started.set(req, performance.now());
           return Math.min(budget.fileMs, end === undefined ? Number.POSITIVE_INFINITY : end - performance.now());
         },
-        stallMs: (req) => (req.kind === 'replay' ? budget.stallMs : undefined),
+        stallMs: () => budget.stallMs,
         onFault: (req, fault) => ({
           ...byReq.get(req)!.base,
           status: 'error',
@@ -340,7 +364,12 @@ export const registerCheck = (program: Command): void => {
     )
     .option(
       '--network',
-      'network scenarios: 2 to 4 guests with network cards and the outside world (generators/net.ts)',
+      'network scenarios only: 2 to 4 guests with network cards and the outside world (generators/net.ts); default: half the runs of every design with a network',
+    )
+    .option('--no-network', 'no network scenarios, even for a design with a network')
+    .option(
+      '--baseline <name|file>',
+      'a preset, system-call-level design or design file the designs are built on: a failure counts only where it does not fail the same way at the same step, or earlier',
     )
     .action(async (o: CheckOptions) => {
       const t0 = performance.now();
@@ -366,32 +395,21 @@ export const registerCheck = (program: Command): void => {
       if (o.out !== false) checkOutputDir(o.out, '--out');
       if (o.html !== undefined) checkOutputDir(o.html, '--html');
       const specs = o.design ?? defaultDesigns();
-      // System-call-level designs (containers, VMs with their own kernel, API translation) run on
-      // their level's runner; every other design is a hosted-machine design.
-      const syscallSpecs = [...new Set(specs.filter(isSyscallDesign))];
-      const machineSpecs = specs.filter((x) => !isSyscallDesign(x));
       // Names and files are checked (nothing loaded yet): an unknown name is bad input at once.
-      for (const spec of machineSpecs) if (!presetDesign(spec)) designFile(spec);
-      const machineItems = machineSpecs.length * properties.length;
-      if (machineItems + syscallSpecs.length * syscallProperties.length === 0)
-        throw new UsageError(`no work: ${noWork(machineSpecs, syscallSpecs, o.property ?? [])}`);
+      for (const spec of specs) if (!presetDesign(spec) && !isSyscallPreset(spec)) designFile(spec);
+      if (o.baseline !== undefined && !presetDesign(o.baseline) && !isSyscallPreset(o.baseline))
+        try {
+          designFile(o.baseline);
+        } catch (e) {
+          throw e instanceof UsageError ? new UsageError(`--baseline: ${e.message}`) : e;
+        }
       const seed = o.seed ?? Date.now() % (SEED_MAX + 1);
       const runs = o.runs ?? (o.timeLimit === undefined ? 100 : 1_000_000_000);
       const reporter = o.reporter as Reporter;
       const corpus = o.corpus === false ? [] : inShard(corpusFiles(o.corpus), shard);
-      const items = inShard(workItems(machineSpecs.length, properties), shard);
-      const syscallItems = inShard(
-        syscallSpecs.flatMap((name, d) =>
-          syscallProperties.map((property, p) => ({
-            index: machineItems + d * syscallProperties.length + p,
-            name,
-            property,
-          })),
-        ),
-        shard,
-      );
-      const work = items.length + syscallItems.length;
-      const workers = Math.max(1, Math.min(o.workers, Math.max(work, corpus.length)));
+      // Threads for the most work this run can have (a design file's level is known once it loads).
+      const mostWork = specs.length * Math.max(properties.length, syscallProperties.length);
+      const workers = Math.max(1, Math.min(o.workers, Math.max(mostWork, corpus.length, 1)));
       // Every design runs in worker threads that a watchdog can stop; they start now.
       const pool = new WorkerPool(workers);
       const tty = process.stderr.isTTY === true && o.progress;
@@ -407,14 +425,55 @@ export const registerCheck = (program: Command): void => {
           )
         : undefined;
       try {
-        const designs = await planDesigns(machineSpecs, pool, stallMs, remaining);
+        // Each design's level is its preset's, or what its file exports (loaded in a worker):
+        // system-call-level designs (containers, VMs with their own kernel, API translation) run on
+        // their level's runner and properties; every other design is a hosted-machine design.
+        const planned = await planDesigns(specs, pool, stallMs, remaining);
+        const baseline =
+          o.baseline === undefined
+            ? undefined
+            : (await planDesigns([o.baseline], pool, stallMs, remaining, '--baseline: '))[0]!;
+        if (baseline?.loadError)
+          throw new UsageError(`--baseline ${visible(o.baseline!)}: ${baseline.loadError.message}`);
+        const designs = planned.filter((d) => d.level === 'machine');
+        const syscallDesigns = planned.filter(
+          (d, i) => d.level === 'syscall' && planned.findIndex((x) => x.spec === d.spec) === i,
+        );
+        const machineItems = designs.length * properties.length;
+        if (machineItems + syscallDesigns.length * syscallProperties.length === 0)
+          throw new UsageError(
+            `no work: ${noWork(
+              designs.map((d) => labelOf(d.ref)),
+              syscallDesigns.map((d) => labelOf(d.ref)),
+              o.property ?? [],
+            )}`,
+          );
+        // A baseline serves the designs of its level: one of another level is bad input.
+        const otherLevel = baseline && (baseline.level === 'machine' ? syscallDesigns : designs)[0];
+        if (baseline && otherLevel)
+          throw new UsageError(
+            `--baseline ${labelOf(baseline.ref)} is a ${baseline.level === 'machine' ? 'hosted-machine' : 'system-call-level'} design and ${labelOf(otherLevel.ref)} is not: check the designs of one level against a baseline of that level`,
+          );
+        const items = inShard(workItems(designs.length, properties), shard);
+        const syscallItems = inShard(
+          syscallDesigns.flatMap((d, k) =>
+            syscallProperties.map((property, p) => ({
+              index: machineItems + k * syscallProperties.length + p,
+              design: d,
+              property,
+            })),
+          ),
+          shard,
+        );
+        const work = items.length + syscallItems.length;
         bar?.start(corpus.length + work, 0, { what: 'corpus' });
         const corpusResults = await replayCorpus(
           corpus,
           designs,
           properties,
-          { designs: syscallSpecs, properties: syscallProperties },
+          { designs: syscallDesigns, properties: syscallProperties },
           pool,
+          baseline,
           { stallMs, fileMs: REPLAY_BUDGET_SECONDS * 1000, ...(deadline === undefined ? {} : { deadline }) },
           () => bar?.increment(),
         );
@@ -428,22 +487,30 @@ export const registerCheck = (program: Command): void => {
           seed,
           ...(timeLimitMs === undefined ? {} : { timeLimitMs }),
           ...(o.out === false ? {} : { out: o.out }),
-          ...(o.network ? { network: true } : {}),
+          ...(o.network === undefined ? {} : { network: o.network }),
+          ...(baseline ? { baseline: baseline.spec } : {}),
         };
         const done = (r: ItemResult) => bar?.increment({ what: `${r.design} / ${r.property}` });
         const requests: (CheckRequest | SyscallRequest)[] = [
           ...items.map((item) => ({ spec: designs[item.design]!.spec, item, options })),
-          ...syscallItems.map((x) => ({ kind: 'syscall' as const, ...x, options })),
+          ...syscallItems.map((x) => ({
+            kind: 'syscall' as const,
+            name: x.design.spec,
+            index: x.index,
+            property: x.property,
+            options,
+          })),
         ];
         // Items of a design file that never loaded are that load's ERROR, without running.
         const unloaded = (req: CheckRequest | SyscallRequest) =>
           'kind' in req ? undefined : designs[req.item.design]!.loadError;
+        const syscallRef = (spec: string) => syscallDesigns.find((d) => d.spec === spec)!.ref;
         const rowOf = (req: CheckRequest | SyscallRequest) =>
           'kind' in req
             ? {
                 index: req.index,
-                design: req.name,
-                designRef: { kind: 'preset' as const, name: req.name },
+                design: labelOf(syscallRef(req.name)),
+                designRef: syscallRef(req.name),
                 property: req.property,
               }
             : {
@@ -455,8 +522,8 @@ export const registerCheck = (program: Command): void => {
         const runnable = requests.filter((r) => !unloaded(r));
         const ran = await pool.run<CheckRequest | SyscallRequest, ItemResult>(runnable, done, {
           budgetMs: remaining,
-          // The system-call level's designs are built in and run no design code: no heartbeat.
-          stallMs: (req) => ('kind' in req ? undefined : stallMs),
+          // Designs of both levels run under guard in the workers (their heartbeat: guard.ts).
+          stallMs: () => stallMs,
           onFault: (req, fault) => {
             if (fault.kind === 'usage') throw new UsageError(fault.message);
             return {
@@ -484,9 +551,10 @@ export const registerCheck = (program: Command): void => {
           runs,
           ...(o.timeLimit === undefined ? {} : { timeLimitSeconds: o.timeLimit }),
           ...(shard ? { shard } : {}),
-          designs: [...designs.map((d) => d.ref), ...syscallSpecs.map((name) => ({ kind: 'preset' as const, name }))],
+          designs: [...designs.map((d) => d.ref), ...syscallDesigns.map((d) => d.ref)],
+          ...(baseline ? { baseline: baseline.ref } : {}),
           properties:
-            syscallSpecs.length > 0
+            syscallDesigns.length > 0
               ? [...properties, ...syscallProperties.filter((p) => !properties.includes(p as PropertyName))]
               : properties,
           corpus: corpusResults,

@@ -113,7 +113,7 @@ const GuestSpecSchema = Schema.Struct({
   nic: Schema.optionalWith(int(0, 0xff), { exact: true }),
 }).annotations({ identifier: 'GuestSpec', description: 'how a guest boots (generators/reference.ts bootGuest)' });
 
-const DesignRefSchema = Schema.Union(
+export const DesignRefSchema = Schema.Union(
   Schema.Struct({ kind: Schema.Literal('preset'), name: Text(100) }),
   Schema.Struct({
     kind: Schema.Literal('file'),
@@ -156,6 +156,8 @@ export const CounterexampleSchema = Schema.Struct({
     Schema.maxItems(10_000),
   ),
   divergence: DivergenceSchema,
+  /** Found by `check --baseline`: only a failure this design does not explain was kept (replay applies it again). */
+  baseline: Schema.optionalWith(DesignRefSchema, { exact: true }),
 }).annotations({
   identifier: 'Counterexample',
   title: 'hyperprop counterexample',
@@ -379,6 +381,7 @@ export const toCounterexampleFile = (
   design: DesignRef,
   property: PropertyName,
   c: Pick<Counterexample, 'seed' | 'path' | 'scenario' | 'failure'>,
+  baseline?: DesignRef,
 ): CounterexampleFile => {
   return {
     format: 'hyperprop-counterexample',
@@ -391,6 +394,7 @@ export const toCounterexampleFile = (
     initial: { geometry: c.scenario.geometry, guests: c.scenario.guests },
     ops: c.scenario.ops as CounterexampleFile['ops'],
     divergence: divergenceOf(c.failure),
+    ...(baseline ? { baseline } : {}),
   };
 };
 

@@ -10,6 +10,7 @@ import { relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PRESETS } from '../model/designs/presets.ts';
 import { type Design, isDesign } from '../model/host/design.ts';
+import { isSyscallDesign, type SyscallDesign } from '../model/syscall/designs.ts';
 import { SYSCALL_DESIGNS } from '../model/syscall/presets.ts';
 import type { DesignRef } from './counterexample.ts';
 import { exportedDesign, importDesignFile } from './design-import.ts';
@@ -21,11 +22,27 @@ export const DEFAULT_DESIGN_NAMES: readonly string[] = ['shadow', 'ept', 'passth
 export const defaultDesigns = (): string[] => DEFAULT_DESIGN_NAMES.filter((n) => Object.hasOwn(PRESETS, n));
 
 export interface LoadedDesign {
+  /** A hosted-machine design (absent on values made before designs of other levels could load). */
+  readonly level?: 'machine';
   readonly design: Design;
   readonly ref: DesignRef;
   /** What to pass to load it again (a preset's name, a file's absolute path). */
   readonly spec: string;
 }
+
+/** A system-call-level design (model/syscall/designs.ts `SyscallDesign`), a built-in by name or from a file. */
+export interface LoadedSyscallDesign {
+  readonly level: 'syscall';
+  readonly design: SyscallDesign;
+  readonly ref: DesignRef;
+  readonly spec: string;
+}
+
+/** A design of any level, as `--design` names it. */
+export type LoadedAnyDesign = LoadedDesign | LoadedSyscallDesign;
+
+/** The level of a loaded design. */
+export const levelOf = (d: LoadedAnyDesign): 'machine' | 'syscall' => d.level ?? 'machine';
 
 /** Bad input: one line for the user (never a stack trace). */
 export class UsageError extends Error {}
@@ -120,13 +137,25 @@ export const designFile = (spec: string): DesignFile => {
 };
 
 /**
- * Load a design by preset name or file path; throws `UsageError` with one line on bad input. Only
- * for what the user typed on the command line (`--design`): a design file is imported, that is run.
- * The command itself loads design files in worker threads only (pool.ts), where a file whose import
- * never finishes can be stopped.
+ * The built-in system-call-level design of this name, or undefined (a lookup, as `presetDesign`).
  */
-export const loadDesign = async (spec: string): Promise<LoadedDesign> => {
-  const preset = presetDesign(spec);
+export const syscallPresetDesign = (name: string): LoadedSyscallDesign | undefined =>
+  Object.hasOwn(SYSCALL_DESIGNS, name)
+    ? { level: 'syscall', design: SYSCALL_DESIGNS[name]!, ref: { kind: 'preset', name }, spec: name }
+    : undefined;
+
+/** The one line for a design file that exports no design of any level. */
+const noDesignLine = (spec: string) =>
+  `design file ${visible(spec)} does not export a design: export one as \`design\` (or as the default export): a hosted-machine Design (name, description, axes and the functions of the Design API) or a system-call-level SyscallDesign (name, description, structure, abi, boot, call, kernels)`;
+
+/**
+ * Load a design of any level by name (a preset, a built-in system-call-level design) or file path,
+ * its level recognised from what the file exports (`isDesign`, `isSyscallDesign`); throws
+ * `UsageError` with one line on bad input. Only for what the user typed on the command line: a
+ * design file is imported, that is run (the command does it in worker threads only, pool.ts).
+ */
+export const loadAnyDesign = async (spec: string): Promise<LoadedAnyDesign> => {
+  const preset = presetDesign(spec) ?? syscallPresetDesign(spec);
   if (preset) return preset;
   const file = designFile(spec);
   let mod: Record<string, unknown>;
@@ -136,15 +165,29 @@ export const loadDesign = async (spec: string): Promise<LoadedDesign> => {
     throw new UsageError(`design file ${visible(spec)} does not load: ${loadErrorLine(e, file.spec)}`);
   }
   const candidate = exportedDesign(mod);
-  if (!isDesign(candidate))
+  const ref = (name: string): DesignRef => ({
+    kind: 'file',
+    name: visible(name),
+    path: file.path,
+    sha256: file.sha256,
+  });
+  if (isDesign(candidate)) return { level: 'machine', design: candidate, ref: ref(candidate.name), spec: file.spec };
+  if (isSyscallDesign(candidate))
+    return { level: 'syscall', design: candidate, ref: ref(candidate.name), spec: file.spec };
+  throw new UsageError(noDesignLine(spec));
+};
+
+/**
+ * Load a hosted-machine design by preset name or file path; throws `UsageError` with one line on
+ * bad input, a design of another level included (see `loadAnyDesign`).
+ */
+export const loadDesign = async (spec: string): Promise<LoadedDesign> => {
+  const d = await loadAnyDesign(spec);
+  if (d.level === 'syscall')
     throw new UsageError(
-      `design file ${visible(spec)} does not export a design: export one as \`design\` (or as the default export) with name, description, axes and the functions of the Design API`,
+      `design ${visible(spec)} is a system-call-level design (${visible(d.design.name)}): it takes the system-call properties, not a hosted machine's`,
     );
-  return {
-    design: candidate,
-    ref: { kind: 'file', name: visible(candidate.name), path: file.path, sha256: file.sha256 },
-    spec: file.spec,
-  };
+  return d;
 };
 
 /** A display name: the design's own, with the file's path for a design file. */

@@ -9,6 +9,7 @@
 import { cpuProblem, hostMachineProblem } from '../model/host/invariants.ts';
 import type { HostConfig } from '../model/host/layout.ts';
 import type { Cpu, Design, Hardware, HostMachine } from '../model/index.ts';
+import type { SyscallDesign } from '../model/syscall/designs.ts';
 import { errorLine, visible } from './escape.ts';
 import type { Call, Heartbeat, Where } from './heartbeat.ts';
 
@@ -229,5 +230,47 @@ export const guardDesign = (design: Design, beat?: Heartbeat): Design => {
           },
         }
       : {}),
+  };
+};
+
+/**
+ * A system-call-level design under guard: its boot, call and kernels report to `beat` (which
+ * function, at which step: the number of calls made since boot, on which guest) and anything they
+ * throw becomes a `DesignFault` naming the function and the step. What they return is the design's
+ * own world, opaque to the model, and is not checked.
+ */
+export const guardSyscallDesign = <W>(design: SyscallDesign<W>, beat?: Heartbeat): SyscallDesign<W> => {
+  let step = -1;
+  const run = <R>(call: Call, guest: number | undefined, op: unknown, f: () => R): R => {
+    beat?.enter(call, step < 0 ? undefined : step, guest, op);
+    try {
+      const r = f();
+      beat?.leave();
+      return r;
+    } catch (e) {
+      beat?.leave();
+      throw e instanceof DesignFault
+        ? e
+        : new DesignFault('threw', thrownText(e), {
+            call,
+            ...(step < 0 ? {} : { step }),
+            ...(guest === undefined ? {} : { guest }),
+          });
+    }
+  };
+  return {
+    ...design,
+    name: visible(design.name),
+    description: visible(design.description),
+    boot: (guests) => {
+      step = 0;
+      return run('boot', undefined, undefined, () => design.boot(guests));
+    },
+    call: (w, g, c) => {
+      const r = run('call', g, c, () => design.call(w, g, c));
+      step++;
+      return r;
+    },
+    kernels: (w) => run('kernels', undefined, undefined, () => design.kernels(w)),
   };
 };

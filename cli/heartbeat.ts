@@ -19,6 +19,9 @@ export const CALLS = [
   'tag',
   'switchTo',
   'network',
+  'boot',
+  'call',
+  'kernels',
 ] as const;
 export type Call = (typeof CALLS)[number];
 

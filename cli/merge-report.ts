@@ -142,7 +142,16 @@ export const readReport = (file: string): CheckReport => {
 
 /** What every shard of one run has in common: the run's identity (the shard and what was found aside). */
 const runIdentity = (r: CheckReport): string =>
-  JSON.stringify([r.tool, r.version, r.seed, r.runs, r.timeLimitSeconds ?? null, r.designs, r.properties]);
+  JSON.stringify([
+    r.tool,
+    r.version,
+    r.seed,
+    r.runs,
+    r.timeLimitSeconds ?? null,
+    r.designs,
+    r.properties,
+    r.baseline ?? null,
+  ]);
 
 /**
  * Merge the reports of shards 1..N of one run into the unsharded run's report: the corpus replays and

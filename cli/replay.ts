@@ -14,8 +14,8 @@ import { Option } from 'commander';
 import type { PropertyFailure } from '../properties/property.ts';
 import type { TraceRecord } from '../properties/record/types.ts';
 import { EXIT, intOption, REPLAY_BUDGET_SECONDS } from './check.ts';
-import type { CounterexampleFile, DesignRef } from './counterexample.ts';
-import { designFile, presetDesign, UsageError } from './designs.ts';
+import type { DesignRef } from './counterexample.ts';
+import { designFile, presetDesign, syscallPresetDesign, UsageError } from './designs.ts';
 import { visible } from './escape.ts';
 import { DEFAULT_STEP_TIMEOUT_SECONDS } from './limits.ts';
 import { WorkerPool } from './pool.ts';
@@ -57,21 +57,24 @@ const sameFailure = (a: PropertyFailure | undefined, b: PropertyFailure) =>
 /** Which design replays `c` (throws UsageError when none can), and notes for the reader. */
 const designFor = (
   file: string,
-  c: CounterexampleFile,
+  c: { readonly design: DesignRef },
   files: readonly ReplayDesign[],
+  level: 'machine' | 'syscall' = 'machine',
 ): { design: ReplayDesign; notes: string[] } => {
   const ref = c.design;
   if (ref.kind === 'preset') {
     // A name from a file is only looked up among the presets: never loaded (it may be a path).
-    const d = presetDesign(ref.name);
+    const d = level === 'machine' ? presetDesign(ref.name) : syscallPresetDesign(ref.name);
     if (!d)
       throw new UsageError(`${visible(file)}: at design.name: no preset named '${visible(ref.name)}' in this version`);
     return { design: { spec: d.spec, ref: d.ref, name: d.ref.name }, notes: [] };
   }
   const byHash = files.find((d) => d.ref.kind === 'file' && d.ref.sha256 === ref.sha256);
   if (byHash) return { design: byHash, notes: [] };
-  const byName = files.filter((d) => d.name === visible(ref.name));
-  const pick = byName.length === 1 ? byName[0] : files.length === 1 ? files[0] : undefined;
+  // A design file given only as a baseline's (matched by its content) is not a candidate.
+  const candidates = files.filter((d) => !(d.ref.kind === 'file' && d.ref.sha256 === baselineSha256(c)));
+  const byName = candidates.filter((d) => d.name === visible(ref.name));
+  const pick = byName.length === 1 ? byName[0] : candidates.length === 1 ? candidates[0] : undefined;
   if (!pick)
     throw new UsageError(
       `${visible(file)}: found on design file ${visible(ref.path)} (sha256 ${ref.sha256.slice(0, 12)}…); pass --design ${visible(ref.path)} to replay it (a counterexample never names code to run)`,
@@ -80,6 +83,36 @@ const designFor = (
     design: pick,
     notes: [
       `the design file differs from the one the counterexample was found on (${visible(ref.path)}, sha256 ${ref.sha256.slice(0, 12)}…)`,
+    ],
+  };
+};
+
+const baselineSha256 = (c: { readonly design: DesignRef; readonly baseline?: DesignRef }): string | undefined =>
+  c.baseline?.kind === 'file' ? c.baseline.sha256 : undefined;
+
+/**
+ * The baseline a counterexample was found against (`check --baseline`), as replay applies it: a
+ * preset by name, a design file only when given with --design (matched by content); otherwise the
+ * replay runs without it and a note says so.
+ */
+const baselineFor = (
+  c: { readonly baseline?: DesignRef },
+  files: readonly ReplayDesign[],
+  level: 'machine' | 'syscall',
+): { spec?: string; notes: string[] } => {
+  const b = c.baseline;
+  if (!b) return { notes: [] };
+  const rule = 'a failure counts only where it does not fail the same way at the same step, or earlier';
+  if (b.kind === 'preset') {
+    const d = level === 'machine' ? presetDesign(b.name) : syscallPresetDesign(b.name);
+    if (d) return { spec: d.spec, notes: [`found against baseline ${b.name}, applied again: ${rule}`] };
+    return { notes: [`found against baseline ${visible(b.name)}, not in this version: replayed without it`] };
+  }
+  const f = files.find((d) => d.ref.kind === 'file' && d.ref.sha256 === b.sha256);
+  if (f) return { spec: f.spec, notes: [`found against baseline ${visible(b.path)}, applied again: ${rule}`] };
+  return {
+    notes: [
+      `found against baseline file ${visible(b.path)} (sha256 ${b.sha256.slice(0, 12)}…): replayed without it; pass --design ${visible(b.path)} too to apply it`,
     ],
   };
 };
@@ -193,7 +226,34 @@ export const registerReplay = (program: Command): void => {
           for (const x of decoded)
             if (x.d.ok)
               try {
-                chosen.push({ file: x.file, c: x.d.value, ...designFor(x.file, x.d.value, designFiles) });
+                {
+                  const picked = designFor(x.file, x.d.value, designFiles);
+                  const base = baselineFor(x.d.value, designFiles, 'machine');
+                  chosen.push({
+                    file: x.file,
+                    c: x.d.value,
+                    design: picked.design,
+                    notes: [...picked.notes, ...base.notes],
+                    ...(base.spec === undefined ? {} : { baseline: base.spec }),
+                  });
+                }
+              } catch (e) {
+                if (!(e instanceof UsageError)) throw e;
+                unmatched.push(e.message);
+              }
+          const syscallFiles = [];
+          for (const x of syscallDecoded)
+            if (x.d.ok)
+              try {
+                const picked = designFor(x.file, x.d.value, designFiles, 'syscall');
+                const base = baselineFor(x.d.value, designFiles, 'syscall');
+                syscallFiles.push({
+                  file: x.file,
+                  c: x.d.value,
+                  design: picked.design,
+                  notes: [...picked.notes, ...base.notes],
+                  ...(base.spec === undefined ? {} : { baseline: base.spec }),
+                });
               } catch (e) {
                 if (!(e instanceof UsageError)) throw e;
                 unmatched.push(e.message);
@@ -204,15 +264,27 @@ export const registerReplay = (program: Command): void => {
             process.exitCode = EXIT.USAGE;
             return;
           }
-          const syscallFiles = syscallDecoded.flatMap((x) => (x.d.ok ? [{ file: x.file, c: x.d.value }] : []));
           type Req = ReplayRequest | SyscallReplayRequest;
           const machineReqs: Req[] = chosen
             .filter((x) => !x.design.loadError)
-            .map((x) => ({ kind: 'replay', spec: x.design.spec, property: x.c.property, scenario: scenarioOf(x.c) }));
-          const syscallReqs: Req[] = syscallFiles.map((x) => ({ kind: 'syscall-replay', counterexample: x.c }));
+            .map((x) => ({
+              kind: 'replay',
+              spec: x.design.spec,
+              property: x.c.property,
+              scenario: scenarioOf(x.c),
+              ...(x.baseline === undefined ? {} : { baseline: x.baseline }),
+            }));
+          const syscallReqs: Req[] = syscallFiles
+            .filter((x) => !x.design.loadError)
+            .map((x) => ({
+              kind: 'syscall-replay',
+              counterexample: x.c,
+              spec: x.design.spec,
+              ...(x.baseline === undefined ? {} : { baseline: x.baseline }),
+            }));
           const outcomes = await pool.run<Req, ReplayOutcome | ItemError>([...machineReqs, ...syscallReqs], () => {}, {
             budgetMs: () => o.timeLimit * 1000,
-            stallMs: (req) => (req.kind === 'replay' ? stallMs : undefined),
+            stallMs: () => stallMs,
             onFault: (_req, fault) => itemError(fault),
           });
           const isError = (x: ReplayOutcome | ItemError): x is ItemError => 'kind' in x;
@@ -272,11 +344,11 @@ export const registerReplay = (program: Command): void => {
             results.push(
               result(
                 x.file,
-                x.c.design.name,
+                x.design.name,
                 x.c.property,
                 x.c.divergence,
-                note(x.c.modelVersion),
-                outcomes[next++]!,
+                [...x.notes, ...note(x.c.modelVersion)],
+                x.design.loadError ?? outcomes[next++]!,
                 `a file of ${x.c.ops.length} call(s) on ${x.c.guests.length} guest(s)`,
               ),
             );

@@ -39,6 +39,8 @@ export interface CheckReport {
   readonly timeLimitSeconds?: number;
   readonly shard?: Shard;
   readonly designs: readonly DesignRef[];
+  /** `--baseline`: a failure counted only where this design does not fail the same way at the same step or earlier. */
+  readonly baseline?: DesignRef;
   readonly properties: readonly (PropertyName | SyscallPropertyName)[];
   readonly corpus: readonly CorpusResult[];
   readonly results: readonly ItemResult[];
@@ -79,8 +81,8 @@ export const errorText = (e: ItemError): string => {
 };
 
 /** The command that replays a saved file: a design file's counterexample needs its --design. */
-export const replayHint = (file: string, ref: DesignRef): string =>
-  `npx hyperprop replay ${shellWord(file)}${ref.kind === 'file' ? ` --design ${shellWord(ref.path)}` : ''}`;
+export const replayHint = (file: string, ref: DesignRef, baseline?: DesignRef): string =>
+  `npx hyperprop replay ${shellWord(file)}${[ref, baseline].map((x) => (x?.kind === 'file' ? ` --design ${shellWord(x.path)}` : '')).join('')}`;
 
 /** A path as one shell word (quoted when it needs to be), escaped for the terminal. */
 const shellWord = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${visible(s).replace(/'/g, "'\\''")}'`);
@@ -122,6 +124,14 @@ export const summaryTable = (r: CheckReport): string => {
 export const renderText = (r: CheckReport): string => {
   const out: string[] = [];
   const s = r.summary;
+  if (r.baseline) {
+    const b =
+      r.baseline.kind === 'preset' ? r.baseline.name : `${visible(r.baseline.name)} (${visible(r.baseline.path)})`;
+    out.push(
+      `baseline ${b}: a failure counts only where ${b} does not fail the same property the same way at the same step, or earlier`,
+    );
+    out.push('');
+  }
   if (r.corpus.length > 0) {
     out.push(
       `corpus: ${r.corpus.length} saved counterexample(s): ${s.corpusStillFailing} still failing, ${s.corpusFixed} now hold, ${s.corpusSkipped} not in this run${s.corpusErrors ? `, ${s.corpusErrors} ERROR` : ''}`,
@@ -147,7 +157,7 @@ export const renderText = (r: CheckReport): string => {
     out.push(
       `FAILED ${visible(x.design)} / ${visible(x.property)}: found after ${c.runsToFailure} run(s), shrunk to ${c.operations} operation(s) on ${c.guests} guest(s) (seed ${x.seed}, path ${visible(c.path)})`,
     );
-    if (c.file) out.push(`  saved ${visible(c.file)}; replay with: ${replayHint(c.file, x.designRef)}`);
+    if (c.file) out.push(`  saved ${visible(c.file)}; replay with: ${replayHint(c.file, x.designRef, r.baseline)}`);
     out.push(visibleLines(c.rendering).replace(/^/gm, '    '));
     out.push('');
   }

@@ -9,17 +9,20 @@ import * as ParseResult from 'effect/ParseResult';
 import * as Schema from 'effect/Schema';
 import type { SyscallScenario } from '../generators/syscall.ts';
 import { type Op, opProblem } from '../model/ops.ts';
+import type { SyscallDesign } from '../model/syscall/designs.ts';
 import { SYSCALL_DESIGNS } from '../model/syscall/presets.ts';
 import type { LevelCounterexample } from '../properties/level.ts';
 import type { PropertyFailure } from '../properties/property.ts';
 import { recordSyscallTrace } from '../properties/record/syscall.ts';
 import { checkText } from '../properties/record/text.ts';
 import type { TraceRecord } from '../properties/record/types.ts';
-import { checkSyscallScenario } from '../properties/syscall/check.ts';
+import { distinguishingSyscallFailure } from '../properties/syscall/check.ts';
 import { SYSCALL_PROPERTY_NAMES, type SyscallPropertyName } from '../properties/syscall/properties.ts';
 import {
   CounterexampleSchema,
   contentFileName,
+  type DesignRef,
+  DesignRefSchema,
   DivergenceSchema,
   divergenceOf,
   int,
@@ -63,7 +66,7 @@ export const SyscallCounterexampleSchema = Schema.Struct({
   format: Schema.Literal(SYSCALL_FORMAT),
   formatVersion: Schema.Literal(1),
   modelVersion: Text(100),
-  design: Schema.Struct({ kind: Schema.Literal('preset'), name: Text(100) }),
+  design: DesignRefSchema,
   property: Schema.Literal(...SYSCALL_PROPERTY_NAMES),
   seed: int(0, SEED_MAX),
   path: Schema.String.pipe(Schema.maxLength(100_000), Schema.pattern(/^(\d+(:\d+)*)?$/)),
@@ -76,6 +79,8 @@ export const SyscallCounterexampleSchema = Schema.Struct({
     Schema.maxItems(10_000),
   ),
   divergence: DivergenceSchema,
+  /** Found by `check --baseline`: only a failure this design does not explain was kept (replay applies it again). */
+  baseline: Schema.optionalWith(DesignRefSchema, { exact: true }),
 }).annotations({ identifier: 'SyscallCounterexample', title: 'hyperprop system-call-level counterexample' });
 
 export type SyscallCounterexampleFile = typeof SyscallCounterexampleSchema.Type;
@@ -134,11 +139,15 @@ export const decodeSyscallCounterexample = (
     };
   }
   const c = r.right;
-  if (!Object.hasOwn(SYSCALL_DESIGNS, c.design.name))
-    return {
-      ok: false,
-      problem: { where: 'design.name', message: `no system-call-level design named '${c.design.name}'` },
-    };
+  for (const [where, ref] of [
+    ['design', c.design],
+    ['baseline', c.baseline],
+  ] as const)
+    if (ref?.kind === 'preset' && !Object.hasOwn(SYSCALL_DESIGNS, ref.name))
+      return {
+        ok: false,
+        problem: { where: `${where}.name`, message: `no system-call-level design named '${ref.name}'` },
+      };
   for (const [i, o] of c.ops.entries()) {
     if (o.guest >= c.guests.length)
       return { ok: false, problem: { where: `ops[${i}].guest`, message: `guest ${o.guest} does not exist` } };
@@ -159,36 +168,43 @@ export const syscallScenarioOf = (c: SyscallCounterexampleFile): SyscallScenario
 /** Save a checker's counterexample (content-named, atomically): the file's path. */
 export const saveSyscallCounterexample = (
   dir: string,
-  design: string,
+  design: DesignRef,
   property: SyscallPropertyName,
   c: Pick<LevelCounterexample<SyscallScenario>, 'seed' | 'path' | 'scenario' | 'failure'>,
+  baseline?: DesignRef,
 ): string => {
   const file: SyscallCounterexampleFile = {
     format: SYSCALL_FORMAT,
     formatVersion: 1,
     modelVersion: MODEL_VERSION,
-    design: { kind: 'preset', name: design },
+    design,
     property,
     seed: c.seed,
     path: c.path,
     guests: c.scenario.guests,
     ops: c.scenario.ops as SyscallCounterexampleFile['ops'],
     divergence: divergenceOf(c.failure),
+    ...(baseline ? { baseline } : {}),
   };
   const encoded = Schema.encodeSync(SyscallCounterexampleSchema)(file);
   const body = `${JSON.stringify(encoded, null, 2)}\n`;
   // Named by what it is (design, property, guests, calls), not by the seed that found it.
   const identity = JSON.stringify([encoded.format, encoded.design, encoded.property, encoded.guests, encoded.ops]);
-  return writeAtomically(dir, contentFileName(design, property, identity), body);
+  return writeAtomically(dir, contentFileName(design.name, property, identity), body);
 };
 
-/** Replay a decoded file: the property's verdict now, the trace record and its text. */
+/**
+ * Replay a decoded file on `design` (the built-in it names, or the design file given with
+ * --design): the property's verdict now (a failure `baseline` explains does not count, as in
+ * `check --baseline`), the trace record and its text.
+ */
 export const replaySyscall = (
   c: SyscallCounterexampleFile,
+  design: SyscallDesign = SYSCALL_DESIGNS[c.design.name]!,
+  baseline?: SyscallDesign,
 ): { readonly failure: PropertyFailure | undefined; readonly rendering: string; readonly trace: TraceRecord } => {
-  const design = SYSCALL_DESIGNS[c.design.name]!;
   const scenario = syscallScenarioOf(c);
-  const failure = checkSyscallScenario(design, c.property, scenario);
+  const failure = distinguishingSyscallFailure(design, c.property, scenario, baseline);
   const trace = recordSyscallTrace(design, scenario, failure, c.property);
   return { failure, rendering: checkText(trace), trace };
 };

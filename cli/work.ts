@@ -3,9 +3,11 @@
  * machines (`--shard K/N`), each run in this thread or in a worker thread, each giving the same
  * result wherever it runs.
  */
+import fc from 'fast-check';
+import type { Scenario } from '../generators/host.ts';
 import { arbNetScenario } from '../generators/net.ts';
-import { formatOp, type Op, opProblem } from '../model/index.ts';
-import { check } from '../properties/check.ts';
+import { type Design, formatOp, type Op, opProblem } from '../model/index.ts';
+import { check, scenarioArbitrary } from '../properties/check.ts';
 import type { LevelCounterexample, Sequence } from '../properties/level.ts';
 import type { PropertyFailure, PropertyName } from '../properties/property.ts';
 import type { TraceRecord } from '../properties/record/types.ts';
@@ -55,9 +57,34 @@ export interface RunOptions {
   readonly timeLimitMs?: number;
   /** Where counterexamples are saved (none when absent). */
   readonly out?: string;
-  /** Network scenarios (generators/net.ts) instead of the default ones. */
+  /**
+   * Network scenarios (generators/net.ts) for designs with a network: absent, half the runs (see
+   * `itemScenarios`); true (`--network`), every run; false (`--no-network`), none.
+   */
   readonly network?: boolean;
+  /**
+   * The baseline (`--baseline`): a preset's name or a design file's absolute path, loaded in the
+   * worker as a design is. A failure counts unless it fails the same way at the same step or earlier.
+   */
+  readonly baseline?: string;
 }
+
+/**
+ * The scenarios of an item of `design`. A design with a network (a `network` back end: an axes.net
+ * preset's, or the design's own) gets network scenarios by default: each run draws a hosted-machine
+ * scenario or a network scenario with equal weight, so every property is checked on both in the
+ * same item and the same runs; `network: true` draws network scenarios only, `false` none. A design
+ * without a network gets the hosted-machine scenarios only, whatever `network` says except true.
+ */
+export const itemScenarios = (
+  design: Design,
+  property: PropertyName,
+  network: boolean | undefined,
+): fc.Arbitrary<Scenario> | undefined => {
+  if (network === true) return arbNetScenario();
+  if (network === false || design.network === undefined) return undefined;
+  return fc.oneof(scenarioArbitrary(property), arbNetScenario());
+};
 
 /**
  * Why an item has no verdict: its design threw, returned a host that breaks the hosted machine's
@@ -102,15 +129,22 @@ export interface ItemResult {
   };
 }
 
-/** Run one item. */
-export const runItem = async (loaded: LoadedDesign, item: WorkItem, o: RunOptions): Promise<ItemResult> => {
+/** Run one item; `baseline` as `--baseline` named it (a failure it explains does not count). */
+export const runItem = async (
+  loaded: LoadedDesign,
+  item: WorkItem,
+  o: RunOptions,
+  baseline?: LoadedDesign,
+): Promise<ItemResult> => {
   const t0 = performance.now();
+  const scenarios = itemScenarios(loaded.design, item.property, o.network);
   const [r] = check(loaded.design, {
     properties: [item.property],
     runs: o.runs,
     seed: o.seed,
     ...(o.timeLimitMs === undefined ? {} : { timeLimit: o.timeLimitMs }),
-    ...(o.network ? { scenarios: arbNetScenario() } : {}),
+    ...(scenarios ? { scenarios } : {}),
+    ...(baseline ? { baseline: baseline.design } : {}),
   });
   const base = {
     index: item.index,
@@ -127,7 +161,7 @@ export const runItem = async (loaded: LoadedDesign, item: WorkItem, o: RunOption
   let file: string | undefined;
   if (o.out !== undefined) {
     const { saveCounterexample, toCounterexampleFile } = await import('./counterexample.ts');
-    file = saveCounterexample(o.out, toCounterexampleFile(loaded.ref, item.property, c));
+    file = saveCounterexample(o.out, toCounterexampleFile(loaded.ref, item.property, c, baseline?.ref));
   }
   return { ...base, durationMs: performance.now() - t0, counterexample: itemCounterexample(c, file) };
 };

@@ -52,6 +52,23 @@ export interface SyscallDesign<W = unknown> {
   kernels(world: W): readonly KernelAudit[];
 }
 
+/**
+ * Is `x` a system-call-level design (the shape of `SyscallDesign`: name, description, a known
+ * structure and interface, and the functions boot, call and kernels)? What `hyperprop check
+ * --design FILE` tells apart from a hosted-machine `Design` (which has `axes` and the Design API).
+ */
+export const isSyscallDesign = (x: unknown): x is SyscallDesign => {
+  if (typeof x !== 'object' || x === null) return false;
+  const d = x as Record<string, unknown>;
+  return (
+    typeof d.name === 'string' &&
+    typeof d.description === 'string' &&
+    (d.structure === 'shared-kernel' || d.structure === 'kernel-per-guest' || d.structure === 'api-translation') &&
+    (d.abi === 'host' || d.abi === 'foreign') &&
+    ['boot', 'call', 'kernels'].every((f) => typeof d[f] === 'function')
+  );
+};
+
 /** How a guest is set up on a kernel of its own: ring 0, namespaces that hold only it. */
 export const ownKernelGroup = (g: number, guest: SyscallGuest): GroupSpec => ({
   guest: g,

@@ -5,6 +5,7 @@
  */
 import { arbSyscallScenario, type SyscallScenario, type SyscallScenarioOptions } from '../../generators/syscall.ts';
 import type { Call, SyscallDesign } from '../../model/syscall/index.ts';
+import { explainedByBaseline } from '../check.ts';
 import {
   checkLevel,
   dropOperations,
@@ -21,8 +22,28 @@ import { checkText } from '../record/text.ts';
 import { SYSCALL_PROPERTIES, SYSCALL_PROPERTY_NAMES, type SyscallPropertyName } from './properties.ts';
 import { runSyscallScenario } from './trace.ts';
 
+/**
+ * How `checkSyscall` runs. The scenario options (generators/syscall.ts) decide what guests' programs
+ * may do, and so which failures can be found:
+ *
+ * - `directHostCalls` (default true): a foreign-interface guest (an API-translation design's) also
+ *   makes the host's own system calls directly, as a real program can (`int 0x80` past the
+ *   translation library); false: its programs make translated calls only.
+ * - `kernelModeInstructions` (default true): guests also run kernel-mode instructions (CLI, MOV to
+ *   CR3, …), as a guest with a kernel of its own does; false: user-level calls only (what a
+ *   container's processes are limited to).
+ * - `minGuests`, `maxGuests`, `maxOps`: the scenario's size.
+ *
+ * `properties` (default all of SYSCALL_PROPERTY_NAMES), `runs`, `seed`, `timeLimit` are as `check`'s.
+ */
 export interface SyscallCheckOptions extends RunBudget, Omit<SyscallScenarioOptions, 'abi'> {
   readonly properties?: readonly SyscallPropertyName[];
+  /**
+   * A failure counts unless this design fails the same scenario the same way at the same step, or
+   * earlier (properties/check.ts `explainedByBaseline`, as `check`'s `baseline`): for a design built
+   * on a preset, that preset, so that what is found is the change's doing.
+   */
+  readonly baseline?: SyscallDesign;
 }
 
 export type SyscallReport = LevelReport<SyscallScenario, SyscallPropertyName>;
@@ -111,18 +132,29 @@ const plainQuotas: ShrinkPass<SyscallScenario> = (current, attempt) => {
 export const renderSyscallTrace = (design: SyscallDesign, s: SyscallScenario, failure: PropertyFailure): string =>
   checkText(recordSyscallTrace(design, s, failure));
 
-/** The system-call level as a level of the model, for the runner. */
+/** The failure of `design` on `scenario`, unless `baseline` (when given) fails it the same way at the same step or earlier. */
+export const distinguishingSyscallFailure = (
+  design: SyscallDesign,
+  property: SyscallPropertyName,
+  scenario: SyscallScenario,
+  baseline: SyscallDesign | undefined,
+): PropertyFailure | undefined => {
+  const f = checkSyscallScenario(design, property, scenario);
+  return f && baseline && explainedByBaseline(f, checkSyscallScenario(baseline, property, scenario)) ? undefined : f;
+};
+
+/** The system-call level as a level of the model, for the runner. With a `baseline`, only failures it does not explain count. */
 export const syscallLevel = (
   design: SyscallDesign,
-  options: Omit<SyscallScenarioOptions, 'abi'> = {},
+  options: Omit<SyscallScenarioOptions, 'abi'> & Pick<SyscallCheckOptions, 'baseline'> = {},
 ): Level<SyscallScenario, SyscallPropertyName> => ({
   scenarios: () => arbSyscallScenario({ ...options, abi: design.abi }),
-  check: (name, s) => checkSyscallScenario(design, name, s),
+  check: (name, s) => distinguishingSyscallFailure(design, name, s, options.baseline),
   minimize: (name, s0) => {
     const minGuests = name === 'isolation' || name === 'fault-containment' ? 2 : 1;
     return minimizeSequence(
       s0,
-      (s) => checkSyscallScenario(design, name, s),
+      (s) => distinguishingSyscallFailure(design, name, s, options.baseline),
       [dropIdleGuests(minGuests), growAllocations, dropOperations<SyscallScenario>(), simplifyCalls, plainQuotas],
       minGuests,
       [reshape(allocationVariants)],
