@@ -16,6 +16,8 @@ export interface CampaignOptions {
   readonly reference?: Reference;
   /** Called after each batch with the running totals. */
   readonly onProgress?: (s: CampaignStats) => void;
+  /** Called about every half second during a boot with how many of its sequences the guest has started. */
+  readonly onSequencesStarted?: (started: number) => void;
 }
 
 /** A disagreement (or a boot error), with everything needed to replay it. */
@@ -41,6 +43,11 @@ export interface CampaignStats {
   accel: Accel | 'none';
   /** KVM was there but could not boot the harness, so the campaign ran under TCG: why. */
   kvmUnusable?: string;
+  /**
+   * QEMU failed to start or died (its first line of error output): the campaign stopped there.
+   * Not a finding: nothing of that boot is counted.
+   */
+  harnessError?: string;
   wallMs: number;
   qemuMs: number;
 }
@@ -137,11 +144,17 @@ export const runCampaign = async (
     const running = runKernel(cur.kernel, {
       ...(options.accel ? { accel: options.accel } : {}),
       ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.onSequencesStarted ? { onSequencesStarted: options.onSequencesStarted } : {}),
     });
     if (done) check(done);
     let next = build();
     const boot = await running;
     stats.boots++;
+    if (boot.harnessError) {
+      // QEMU itself failed: a platform fault, not a verdict on any sequence; it would fail again.
+      stats.harnessError = boot.harnessError;
+      break;
+    }
     stats.accel = boot.accel;
     if (boot.kvmUnusable) stats.kvmUnusable = boot.kvmUnusable;
     stats.qemuMs += boot.wallMs;
