@@ -91,7 +91,9 @@ const exitWithoutQemu = () => {
 };
 
 const refuseKvm = (why: string) => {
-  process.stderr.write(`hyperprop conform: --accel kvm: KVM is unusable here: ${oneLine(why)} (use --accel tcg, or auto)\n`);
+  process.stderr.write(
+    `hyperprop conform: --accel kvm: KVM is unusable here: ${oneLine(why)} (use --accel tcg, or auto)\n`,
+  );
   process.exit(EXIT.USAGE);
 };
 
