@@ -213,12 +213,19 @@ export const registerConform = (program: Command): void => {
       let latest: CampaignStats | undefined;
       let running = 0;
       const started = performance.now();
+      const every = tty ? 1000 : 5000;
+      let shown = performance.now();
       const show = () => {
         if (!latest) return;
+        shown = performance.now();
         const line = progressLine({ ...latest, wallMs: performance.now() - started }, runs, running);
         process.stderr.write(tty ? `\r${line}` : `${line}\n`);
       };
-      const ticker = progress ? setInterval(show, tty ? 1000 : 5000) : undefined;
+      // The ticker speaks while QEMU runs; checking a boot's results is synchronous, so it reports too.
+      const ticker = progress ? setInterval(show, every) : undefined;
+      const showIfDue = () => {
+        if (progress && performance.now() - shown >= every) show();
+      };
       latest = {
         sequences: 0,
         operations: 0,
@@ -249,6 +256,10 @@ export const registerConform = (program: Command): void => {
           },
           onSequencesStarted: (n) => {
             running = n;
+          },
+          onSequenceChecked: (s) => {
+            latest = s;
+            showIfDue();
           },
         },
       );

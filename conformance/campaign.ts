@@ -16,6 +16,8 @@ export interface CampaignOptions {
   readonly reference?: Reference;
   /** Called after each batch with the running totals. */
   readonly onProgress?: (s: CampaignStats) => void;
+  /** Called after each sequence is checked, with the running totals (checking is synchronous: this is the only call while it runs). */
+  readonly onSequenceChecked?: (s: CampaignStats) => void;
   /** Called about every half second during a boot with how many of its sequences the guest has started. */
   readonly onSequencesStarted?: (started: number) => void;
 }
@@ -57,7 +59,7 @@ export interface CampaignResult {
   readonly findings: readonly Finding[];
 }
 
-/** Check one boot's results; push findings. */
+/** Check one boot's results; push findings; `onChecked` after each sequence. */
 export const checkBoot = (
   batch: readonly Sequence[],
   kernel: Kernel,
@@ -65,7 +67,8 @@ export const checkBoot = (
   ref: Reference,
   stats: CampaignStats,
   findings: Finding[],
-) => {
+  onChecked?: () => void,
+): void => {
   const seen = new Set<number>();
   for (const real of boot.sequences) {
     const seq = batch[real.index];
@@ -87,6 +90,7 @@ export const checkBoot = (
       stats.crashes++;
       findings.push({ kind: 'crash', sequence: seq, error: boot.error ?? 'crashed', accel: boot.accel });
     } else stats.agreed++;
+    onChecked?.();
   }
   if (boot.error && !boot.sequences.some((s) => s.end === 'crashed')) {
     // The boot failed outside any sequence's steps: blame the first sequence that did not run.
@@ -134,7 +138,20 @@ export const runCampaign = async (
   };
   type Done = { batch: Sequence[]; kernel: Kernel; boot: BootResult };
   const check = (d: Done) => {
-    checkBoot(d.batch, d.kernel, d.boot, ref, stats, findings);
+    const each = options.onSequenceChecked;
+    checkBoot(
+      d.batch,
+      d.kernel,
+      d.boot,
+      ref,
+      stats,
+      findings,
+      each &&
+        (() => {
+          stats.wallMs = performance.now() - started;
+          each({ ...stats, deviations: { ...stats.deviations } });
+        }),
+    );
     stats.wallMs = performance.now() - started;
     options.onProgress?.({ ...stats, deviations: { ...stats.deviations } });
   };

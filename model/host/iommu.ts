@@ -16,6 +16,7 @@ import { type PhysicalMemory, readWord } from '../memory.ts';
 import { type PagingFormat, walk, X86_32 } from '../paging.ts';
 import { buildOffsetTables } from './ept.ts';
 
+/** VT-d second-level entry bits used here: read, write, and the frame. */
 export const VTD_BITS = { R: 1, W: 2, FRAME: 0xffff_f000 } as const;
 
 /** VT-d second-level paging, 32-bit entries, two levels. */
@@ -89,6 +90,7 @@ export interface IommuState {
   readonly faults: readonly IommuFault[];
 }
 
+/** An IOMMU with DMA remapping off: no domains, no faults. */
 export const IOMMU_OFF: IommuState = Object.freeze({
   dmaRemapping: false,
   domains: Object.freeze([]),

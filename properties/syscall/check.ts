@@ -21,10 +21,12 @@ import { checkText } from '../record/text.ts';
 import { SYSCALL_PROPERTIES, SYSCALL_PROPERTY_NAMES, type SyscallPropertyName } from './properties.ts';
 import { runSyscallScenario } from './trace.ts';
 
+/** Options of `checkSyscall`: which system-call properties, the budget, and the scenarios' shape (guests, calls, direct host calls, kernel-mode instructions). */
 export interface SyscallCheckOptions extends RunBudget, Omit<SyscallScenarioOptions, 'abi'> {
   readonly properties?: readonly SyscallPropertyName[];
 }
 
+/** One system-call property's result from `checkSyscall`: held, or failed with a shrunk counterexample. */
 export type SyscallReport = LevelReport<SyscallScenario, SyscallPropertyName>;
 
 /** Check one scenario against one property: the failure, if any. */
