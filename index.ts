@@ -10,6 +10,7 @@
 
 export * from './generators/host.ts';
 export * from './model/index.ts';
+/** The system-call level: kernels, containers, VMs with their own kernel and API translation (model/syscall/). */
 export * as syscall from './model/syscall/index.ts';
 export * from './properties/check.ts';
 export * from './properties/classify.ts';

@@ -1,7 +1,8 @@
 /**
  * `hyperprop conform`: a conformance campaign of the reference against QEMU (KVM's real CPU where
  * /dev/kvm exists, TCG elsewhere). Exit 0 when every real run is one the reference permits, 1 on a
- * disagreement or a crashed boot, 2 on bad usage or when QEMU is missing.
+ * disagreement or a crashed boot, 2 on bad usage, when QEMU is missing, or for `--accel kvm` where
+ * KVM is unusable, 3 on a harness error (QEMU failed to start or died: nothing counted or saved).
  */
 
 import { createHash } from 'node:crypto';
@@ -13,6 +14,8 @@ import {
   type CampaignStats,
   checkSequence,
   type Finding,
+  kvmDeviceProblem,
+  kvmUnusableReason,
   qemuMissingReason,
   runCampaign,
   runKernel,
@@ -28,7 +31,7 @@ import { EMPTY_TLB } from '../model/tlb.ts';
 import type { Problem } from './counterexample.ts';
 import { visible } from './escape.ts';
 
-const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
+const EXIT = { OK: 0, FAILED: 1, USAGE: 2, HARNESS: 3 } as const;
 
 const int = (name: string, min: number) => (v: string) => {
   const n = Number(v);
@@ -71,10 +74,13 @@ const writeAtomic = (dir: string, body: string) => {
   return join(dir, name);
 };
 
-const progressLine = (s: CampaignStats, total: number) => {
+const progressLine = (s: CampaignStats, total: number, running = 0) => {
   const rate = s.sequences / Math.max(0.001, s.wallMs / 1000);
-  return `conform [${s.accel}${s.kvmUnusable ? ', KVM unusable here' : ''}] ${s.sequences}/${total} sequences, ${s.disagreements} disagreements, ${s.crashes} crashes, ${rate.toFixed(0)} seq/s`;
+  const accel = s.accel === 'none' ? 'no boot finished yet' : s.accel;
+  return `conform [${accel}${s.kvmUnusable ? ', KVM unusable here' : ''}] ${s.sequences}/${total} sequences${running > 0 ? ` (+${running} running)` : ''}, ${s.disagreements} disagreements, ${s.crashes} crashes, ${rate.toFixed(0)} seq/s`;
 };
+
+const oneLine = (s: string) => visible(s.replace(/\s*\n\s*/g, ' | '));
 
 const exitWithoutQemu = () => {
   const missing = qemuMissingReason();
@@ -83,6 +89,38 @@ const exitWithoutQemu = () => {
     process.exit(EXIT.USAGE);
   }
 };
+
+const refuseKvm = (why: string) => {
+  process.stderr.write(
+    `hyperprop conform: --accel kvm: KVM is unusable here: ${oneLine(why)} (use --accel tcg, or auto)\n`,
+  );
+  process.exit(EXIT.USAGE);
+};
+
+/**
+ * QEMU present, and for `--accel kvm` a usable KVM; exits 2 otherwise. A missing or unopenable KVM
+ * device is refused before any QEMU starts; a present one is probed with the rule `--accel auto` uses.
+ */
+const exitUnlessRunnable = async (accel: string, timeoutMs: number) => {
+  if (accel === 'kvm') {
+    const dev = kvmDeviceProblem();
+    if (dev) refuseKvm(dev);
+  }
+  exitWithoutQemu();
+  if (accel === 'kvm') {
+    const why = await kvmUnusableReason({ timeoutMs });
+    if (why) refuseKvm(why);
+  }
+};
+
+const exitOnHarnessError = (harnessError: string | undefined) => {
+  if (!harnessError) return;
+  process.stderr.write(`hyperprop conform: harness error: ${oneLine(harnessError)}\n`);
+  process.exit(EXIT.HARNESS);
+};
+
+/** Progress on stderr unless --no-progress or a CI environment: a rewritten line on a terminal, else a line every 5 s. */
+const progressWanted = (flag: boolean) => flag && !(process.env.CI && process.env.CI !== 'false');
 
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null;
 const isU32 = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffff_ffff;
@@ -136,6 +174,7 @@ export const registerConform = (program: Command): void => {
     .option('--out <dir>', 'where disagreements are saved', 'counterexamples/conformance')
     .option('--json <file>', 'write the JSON summary here (- for standard output)')
     .option('--replay <file>', 'run one saved finding again instead of a campaign')
+    .option('--no-progress', 'no progress lines on standard error (also off when CI is set)')
     .action(async (o) => {
       if (!['auto', 'kvm', 'tcg'].includes(o.accel)) {
         process.stderr.write('hyperprop conform: --accel must be auto, kvm or tcg\n');
@@ -151,10 +190,11 @@ export const registerConform = (program: Command): void => {
           process.exit(EXIT.USAGE);
         }
         const j = (p as { json: ReturnType<typeof findingToJson> }).json;
-        exitWithoutQemu();
+        await exitUnlessRunnable(o.accel, o.timeout);
         const seq: Sequence = { machine: machineFromJson(j.machine), ops: j.ops };
         const kernel = buildKernel([seq]);
         const boot = await runKernel(kernel, { accel: o.accel, timeoutMs: o.timeout });
+        exitOnHarnessError(boot.harnessError);
         const real = boot.sequences[0];
         const verdict = real
           ? checkSequence(seq, real, kernel.placements[0]!, kernel.observed, undefined, boot.accel)
@@ -162,12 +202,44 @@ export const registerConform = (program: Command): void => {
         process.stdout.write(`${JSON.stringify({ accel: boot.accel, error: boot.error, verdict, real }, null, 2)}\n`);
         process.exit(verdict?.kind === 'agree' && !boot.error ? EXIT.OK : EXIT.FAILED);
       }
-      exitWithoutQemu();
+      await exitUnlessRunnable(o.accel, o.timeout);
       const seed: number = o.seed ?? Date.now() % 2 ** 31;
       const runs: number = o.runs;
       const batch: number = o.batch;
       const tty = process.stderr.isTTY;
+      const progress = progressWanted(o.progress);
       process.stderr.write(`hyperprop conform: ${runs} sequences, seed ${seed}, accel ${o.accel}\n`);
+      // Progress: totals after each boot, plus the sequences the running boot has started.
+      let latest: CampaignStats | undefined;
+      let running = 0;
+      const started = performance.now();
+      const every = tty ? 1000 : 5000;
+      let shown = performance.now();
+      const show = () => {
+        if (!latest) return;
+        shown = performance.now();
+        const line = progressLine({ ...latest, wallMs: performance.now() - started }, runs, running);
+        process.stderr.write(tty ? `\r${line}` : `${line}\n`);
+      };
+      // The ticker speaks while QEMU runs; checking a boot's results is synchronous, so it reports too.
+      const ticker = progress ? setInterval(show, every) : undefined;
+      const showIfDue = () => {
+        if (progress && performance.now() - shown >= every) show();
+      };
+      latest = {
+        sequences: 0,
+        operations: 0,
+        agreed: 0,
+        guardStops: 0,
+        disagreements: 0,
+        crashes: 0,
+        inconclusive: 0,
+        deviations: {},
+        boots: 0,
+        accel: 'none',
+        wallMs: 0,
+        qemuMs: 0,
+      };
       const result = await runCampaign(
         (i) => {
           const n = Math.min(batch, runs - i * batch);
@@ -178,11 +250,21 @@ export const registerConform = (program: Command): void => {
           batchSize: batch,
           timeoutMs: o.timeout,
           onProgress: (s) => {
-            if (tty) process.stderr.write(`\r${progressLine(s, runs)}`);
+            latest = s;
+            running = 0;
+            if (progress && tty) show();
+          },
+          onSequencesStarted: (n) => {
+            running = n;
+          },
+          onSequenceChecked: (s) => {
+            latest = s;
+            showIfDue();
           },
         },
       );
-      if (tty) process.stderr.write('\n');
+      clearInterval(ticker);
+      if (progress && tty) process.stderr.write('\n');
       const s = result.stats;
       const saved = result.findings
         .filter((f) => f.kind !== 'inconclusive')
@@ -203,6 +285,8 @@ export const registerConform = (program: Command): void => {
         boots: s.boots,
         wallSeconds: Number((s.wallMs / 1000).toFixed(3)),
         sequencesPerSecond: Number((s.sequences / (s.wallMs / 1000)).toFixed(1)),
+        ...(s.kvmUnusable ? { kvmUnusable: s.kvmUnusable } : {}),
+        ...(s.harnessError ? { harnessError: s.harnessError } : {}),
         findings: saved,
       };
       const json = `${JSON.stringify(summary, null, 2)}\n`;
@@ -212,6 +296,7 @@ export const registerConform = (program: Command): void => {
         `${progressLine(s, runs)}; ${s.guardStops} stopped early by the harness guard; ${s.frames.delivered} exception/interrupt frames agreed (${s.frames.withErrorCode} with an error code); ${(s.wallMs / 1000).toFixed(1)} s\n`,
       );
       for (const f of saved) process.stderr.write(`  saved ${f}\n`);
+      exitOnHarnessError(s.harnessError);
       process.exit(s.disagreements + s.crashes > 0 ? EXIT.FAILED : EXIT.OK);
     });
 };

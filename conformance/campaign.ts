@@ -16,6 +16,10 @@ export interface CampaignOptions {
   readonly reference?: Reference;
   /** Called after each batch with the running totals. */
   readonly onProgress?: (s: CampaignStats) => void;
+  /** Called after each sequence is checked, with the running totals (checking is synchronous: this is the only call while it runs). */
+  readonly onSequenceChecked?: (s: CampaignStats) => void;
+  /** Called about every half second during a boot with how many of its sequences the guest has started. */
+  readonly onSequencesStarted?: (started: number) => void;
 }
 
 /** A disagreement (or a boot error), with everything needed to replay it. */
@@ -49,6 +53,11 @@ export interface CampaignStats {
   accel: Accel | 'none';
   /** KVM was there but could not boot the harness, so the campaign ran under TCG: why. */
   kvmUnusable?: string;
+  /**
+   * QEMU failed to start or died (its first line of error output): the campaign stopped there.
+   * Not a finding: nothing of that boot is counted.
+   */
+  harnessError?: string;
   wallMs: number;
   qemuMs: number;
 }
@@ -58,7 +67,7 @@ export interface CampaignResult {
   readonly findings: readonly Finding[];
 }
 
-/** Check one boot's results; push findings. */
+/** Check one boot's results; push findings; `onChecked` after each sequence. */
 export const checkBoot = (
   batch: readonly Sequence[],
   kernel: Kernel,
@@ -66,7 +75,8 @@ export const checkBoot = (
   ref: Reference,
   stats: CampaignStats,
   findings: Finding[],
-) => {
+  onChecked?: () => void,
+): void => {
   const seen = new Set<number>();
   for (const real of boot.sequences) {
     const seq = batch[real.index];
@@ -98,6 +108,7 @@ export const checkBoot = (
       for (const name of v.kind === 'agree' ? (v.followed ?? []) : [])
         stats.followed[name] = (stats.followed[name] ?? 0) + 1;
     }
+    onChecked?.();
   }
   if (boot.error && !boot.sequences.some((s) => s.end === 'crashed')) {
     // The boot failed outside any sequence's steps: blame the first sequence that did not run.
@@ -147,7 +158,20 @@ export const runCampaign = async (
   };
   type Done = { batch: Sequence[]; kernel: Kernel; boot: BootResult };
   const check = (d: Done) => {
-    checkBoot(d.batch, d.kernel, d.boot, ref, stats, findings);
+    const each = options.onSequenceChecked;
+    checkBoot(
+      d.batch,
+      d.kernel,
+      d.boot,
+      ref,
+      stats,
+      findings,
+      each &&
+        (() => {
+          stats.wallMs = performance.now() - started;
+          each({ ...stats, deviations: { ...stats.deviations } });
+        }),
+    );
     stats.wallMs = performance.now() - started;
     options.onProgress?.({
       ...stats,
@@ -162,11 +186,17 @@ export const runCampaign = async (
     const running = runKernel(cur.kernel, {
       ...(options.accel ? { accel: options.accel } : {}),
       ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.onSequencesStarted ? { onSequencesStarted: options.onSequencesStarted } : {}),
     });
     if (done) check(done);
     let next = build();
     const boot = await running;
     stats.boots++;
+    if (boot.harnessError) {
+      // QEMU itself failed: a platform fault, not a verdict on any sequence; it would fail again.
+      stats.harnessError = boot.harnessError;
+      break;
+    }
     stats.accel = boot.accel;
     if (boot.kvmUnusable) stats.kvmUnusable = boot.kvmUnusable;
     stats.qemuMs += boot.wallMs;

@@ -469,7 +469,8 @@ export const buildKernel = (sequences: readonly Sequence[]): Kernel => {
   a.emit(I.addRegImm(esi, 8), I.decReg(ecx)).jcc(CC.ne, 'apply');
   a.label('apply_done');
   forRanges('shadow_obs', LOW, SHADOW);
-  // Sequence-start record.
+  // Sequence-start record, and a '.' on the debug console for the runner's progress (SEQUENCE_MARK).
+  a.emit(I.movAlImm(0x2e), I.outImmAl(DEBUGCON_PORT));
   a.emit(I.load(edi, V.REC_PTR), I.load(eax, V.SEQ_I), I.orRegImm(eax, TAG_SEQ_START << 24), I.stosd());
   a.emit(I.store(V.REC_PTR, edi));
   // Control registers as the machine holds them (the CR3 write flushes the TLB).

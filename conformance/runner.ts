@@ -9,10 +9,11 @@
  * is reported as an error naming the sequence that was running.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Kernel } from './kernel.ts';
+import { sampleSequences } from './generate.ts';
+import { buildKernel, type Kernel } from './kernel.ts';
 import {
   DEBUG_EXIT_PORT,
   END_GUARD,
@@ -41,15 +42,38 @@ export type Accel = 'kvm' | 'tcg';
 export const QEMU = 'qemu-system-i386';
 export const QEMU_INSTALL = 'apt-get install -y qemu-system-x86';
 
-/** The QEMU binary on the PATH, or undefined. */
+/** The QEMU binary to run: `HYPERPROP_QEMU` when set (a path or a name on the PATH), else {@link QEMU}. */
+export const qemuBinary = (): string => process.env.HYPERPROP_QEMU || QEMU;
+
+/** The KVM device QEMU opens: `HYPERPROP_KVM_DEVICE` when set (a test hook: a missing file makes KVM unusable), else /dev/kvm. */
+export const kvmDevice = (): string => process.env.HYPERPROP_KVM_DEVICE || '/dev/kvm';
+
+/** The QEMU binary when it answers `--version`, or undefined. */
 export const findQemu = (): string | undefined => {
-  const r = spawnSync(QEMU, ['--version'], { encoding: 'utf8' });
-  return r.status === 0 ? QEMU : undefined;
+  const bin = qemuBinary();
+  const r = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+  return r.status === 0 ? bin : undefined;
 };
 
 /** Why conformance cannot run here (no QEMU), or undefined. */
 export const qemuMissingReason = (): string | undefined =>
-  findQemu() ? undefined : `${QEMU} is not on the PATH (install it: ${QEMU_INSTALL})`;
+  findQemu()
+    ? undefined
+    : process.env.HYPERPROP_QEMU
+      ? `HYPERPROP_QEMU (${qemuBinary()}) does not run`
+      : `${QEMU} is not on the PATH (install it: ${QEMU_INSTALL})`;
+
+/** Why the KVM device cannot be used (absent, or not openable for reading and writing as QEMU opens it), or undefined. No QEMU is started. */
+export const kvmDeviceProblem = (): string | undefined => {
+  const dev = kvmDevice();
+  try {
+    closeSync(openSync(dev, 'r+'));
+    return undefined;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `${dev} does not exist` : `${dev} cannot be opened (${code ?? String(e)})`;
+  }
+};
 
 /** What the real processor did after one operation. */
 export interface RealStep {
@@ -90,6 +114,12 @@ export interface BootResult {
    * it (a KVM that cannot run this kernel, e.g. a sandbox's), so this run is QEMU's emulator; why.
    */
   readonly kvmUnusable?: string;
+  /**
+   * QEMU itself failed to start or died (an exit status the harness never causes, a signal, or no
+   * process at all): a fault of the harness's platform, not of any sequence; QEMU's own first line
+   * of error output. When set, `sequences` says nothing about the reference.
+   */
+  readonly harnessError?: string;
 }
 
 export interface RunOptions {
@@ -98,7 +128,15 @@ export interface RunOptions {
   readonly timeoutMs?: number;
   /** Keep the image and guest RAM file here (for debugging); a fresh temp dir otherwise. */
   readonly workDir?: string;
+  /** Called about every half second while the guest runs, with how many sequences it has started. */
+  readonly onSequencesStarted?: (started: number) => void;
 }
+
+/** The character the harness writes to the debug console as it starts each sequence (kernel.ts). */
+export const SEQUENCE_MARK = 0x2e;
+
+/** Time limit of a boot when none is given, in milliseconds. */
+const DEFAULT_TIMEOUT_MS = 60_000;
 
 const accelArgs = (a: AccelRequest): string[] =>
   a === 'kvm' ? ['-accel', 'kvm'] : a === 'tcg' ? ['-accel', 'tcg'] : ['-accel', 'kvm', '-accel', 'tcg'];
@@ -191,7 +229,7 @@ export const accelFromSignature = (ebx: number, ecx: number, edx: number): Accel
 /** Boot a kernel in QEMU once and decode its records. Never hangs: the boot is killed at its time limit. */
 const bootOnce = async (kernel: Kernel, options: RunOptions): Promise<BootResult> => {
   const accel = options.accel ?? 'auto';
-  const timeoutMs = options.timeoutMs ?? 60_000;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const shm = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
   const dir = options.workDir ?? mkdtempSync(join(shm, 'hyperprop-conform-'));
   const imagePath = join(dir, 'kernel.bin');
@@ -230,9 +268,19 @@ const bootOnce = async (kernel: Kernel, options: RunOptions): Promise<BootResult
   const started = performance.now();
   const { code, stderr, timedOut } = await new Promise<{ code: number | null; stderr: string; timedOut: boolean }>(
     (resolve) => {
-      const p = spawn(QEMU, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      const p = spawn(qemuBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
       let timedOut = false;
+      const report = options.onSequencesStarted;
+      const poll = report
+        ? setInterval(() => {
+            try {
+              report(readFileSync(debugPath).filter((b) => b === SEQUENCE_MARK).length);
+            } catch {
+              // The file is QEMU's while it runs; a failed read only skips one report.
+            }
+          }, 500)
+        : undefined;
       p.stderr.on('data', (d: Buffer) => {
         err += d.toString();
       });
@@ -242,11 +290,13 @@ const bootOnce = async (kernel: Kernel, options: RunOptions): Promise<BootResult
       }, timeoutMs);
       p.on('error', (e) => {
         clearTimeout(timer);
+        clearInterval(poll);
         resolve({ code: -1, stderr: `${err}${String(e)}`, timedOut });
       });
-      p.on('close', (c) => {
+      p.on('close', (c, signal) => {
         clearTimeout(timer);
-        resolve({ code: c, stderr: err, timedOut });
+        clearInterval(poll);
+        resolve({ code: c ?? (signal ? null : -1), stderr: err, timedOut });
       });
     },
   );
@@ -283,7 +333,52 @@ const bootOnce = async (kernel: Kernel, options: RunOptions): Promise<BootResult
       code === qemuStatus(EXIT_FATAL) ? 'fatal exit' : code === 0 ? 'a triple fault (shutdown)' : `exit status ${code}`;
     error = `QEMU stopped with ${why} in ${where}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
   }
-  return { accel: ranAccel, sequences: decoded.sequences, wallMs, debugOutput, ...(error ? { error } : {}) };
+  // Exit statuses the harness can cause: its two isa-debug-exit values, and 0 (a guest shutdown or
+  // triple fault under -no-reboot). Anything else is QEMU failing on its own.
+  const harnessError =
+    timedOut || code === 0 || code === qemuStatus(EXIT_DONE) || code === qemuStatus(EXIT_FATAL)
+      ? undefined
+      : `QEMU (${qemuBinary()}) ${decoded.status === -1 ? 'failed to start' : 'died'} (${code === null ? 'killed by a signal' : code === -1 ? 'could not be run' : `exit status ${code}`}): ${firstLine(stderr) ?? 'no error output'}`;
+  return {
+    accel: ranAccel,
+    sequences: decoded.sequences,
+    wallMs,
+    debugOutput,
+    ...(error ? { error } : {}),
+    ...(harnessError ? { harnessError } : {}),
+  };
+};
+
+/** The first non-empty line of QEMU's error output. */
+const firstLine = (stderr: string): string | undefined =>
+  stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l !== '');
+
+/** The rule `auto` uses: a KVM boot that failed before the harness reached its first sequence means KVM cannot run it here. */
+const kvmFailedToBoot = (b: BootResult): boolean =>
+  b.harnessError !== undefined || (b.error !== undefined && b.sequences.length === 0);
+
+/** Time limit of the KVM probe boot (one tiny sequence): a KVM that works finishes it in well under a second. */
+const KVM_PROBE_MS = 10_000;
+
+/**
+ * Why KVM cannot run the conformance kernel here, or undefined when it can: the KVM device is
+ * absent or cannot be opened (found without starting QEMU), or a probe boot of one tiny sequence
+ * under KVM fails before its first sequence, the same rule `auto` applies. Remembered for the process.
+ */
+export const kvmUnusableReason = async (options: RunOptions = {}): Promise<string | undefined> => {
+  const dev = kvmDeviceProblem();
+  if (dev) return dev;
+  if (kvmUnusable !== undefined) return kvmUnusable;
+  const probe = await bootOnce(buildKernel(sampleSequences(0, 1, undefined, 1)), {
+    ...options,
+    accel: 'kvm',
+    timeoutMs: Math.min(options.timeoutMs ?? KVM_PROBE_MS, KVM_PROBE_MS),
+  });
+  if (kvmFailedToBoot(probe)) kvmUnusable = probe.harnessError ?? probe.error;
+  return kvmUnusable;
 };
 
 /**
@@ -293,13 +388,18 @@ const bootOnce = async (kernel: Kernel, options: RunOptions): Promise<BootResult
  */
 export const runKernel = async (kernel: Kernel, options: RunOptions = {}): Promise<BootResult> => {
   const auto = (options.accel ?? 'auto') === 'auto';
+  // No KVM device at all: QEMU's emulator, as `-accel kvm -accel tcg` would pick.
+  if (auto && kvmDeviceProblem()) return bootOnce(kernel, { ...options, accel: 'tcg' });
   // Once this process has seen KVM fail to boot the harness, later boots go to TCG directly.
   if (auto && kvmUnusable !== undefined)
     return { ...(await bootOnce(kernel, { ...options, accel: 'tcg' })), kvmUnusable };
   const first = await bootOnce(kernel, options);
-  if (!auto || !first.error || first.sequences.length > 0) return first;
-  kvmUnusable = first.error;
-  return { ...(await bootOnce(kernel, { ...options, accel: 'tcg' })), kvmUnusable };
+  if (!auto || !kvmFailedToBoot(first)) return first;
+  const why = first.harnessError ?? first.error ?? 'KVM failed to boot the harness';
+  kvmUnusable = why;
+  // The time limit bounds the whole boot: the TCG retry gets what the KVM attempt left.
+  const left = Math.max(1000, (options.timeoutMs ?? DEFAULT_TIMEOUT_MS) - first.wallMs);
+  return { ...(await bootOnce(kernel, { ...options, accel: 'tcg', timeoutMs: left })), kvmUnusable: why };
 };
 
 /** Why KVM could not boot the harness in this process, once seen. */

@@ -37,6 +37,7 @@ export interface Scenario {
   readonly ops: readonly ScenarioOp[];
 }
 
+/** What generated scenarios look like: the guest machines' geometry, how many guests (min..max), operations and values. */
 export interface ScenarioOptions {
   readonly geometry?: Geometry;
   readonly minGuests?: number;

@@ -25,6 +25,7 @@ import { PRESETS } from '../model/designs/presets.ts';
 import type { Design } from '../model/host/design.ts';
 import { PROPERTY_NAMES, type PropertyName } from '../properties/property.ts';
 
+/** Options of `checkDesign`: which properties, how many scenarios, and the budget of each vitest test. */
 export interface CheckDesignOptions {
   /** The properties, one vitest test each (default: every machine-level property). */
   readonly properties?: readonly PropertyName[];

@@ -39,11 +39,15 @@ export const SEL = {
 
 /** Byte offsets of the system structures inside the system page. */
 export const SYSTEM_PAGE = { GDT: 0x000, TSS: 0x400, LDT: 0x500, TSS2: 0x600, IDT: 0x800 } as const;
+/** Limit of the standard GDT (14 descriptors of 8 bytes, minus one: SDM Vol. 3A §3.5.1). */
 export const GDT_LIMIT = 14 * 8 - 1;
 /** Offsets in a 32-bit TSS of ESP0 and SS0; ring n's are 8n further (SDM Vol. 3A Figure 7-2). */
 export const TSS_STACK = { ESP0: 0x04, SS0: 0x08 } as const;
+/** Limit of the standard IDT (256 gates of 8 bytes, minus one: SDM Vol. 3A §6.10). */
 export const IDT_LIMIT = 256 * 8 - 1;
+/** Limit of the standard 32-bit TSS (104 bytes, minus one). */
 export const TSS_LIMIT = 0x67;
+/** Limit of the standard LDT (2 descriptors of 8 bytes, minus one). */
 export const LDT_LIMIT = 2 * 8 - 1;
 
 /**
@@ -90,6 +94,7 @@ export const gateDescriptor = (
   hi: ((offset & 0xffff_0000) | (opts.present ? 0x8000 : 0) | ((opts.dpl & 3) << 13) | (opts.type << 8)) >>> 0,
 });
 
+/** How `bootMachine` starts the machine: its geometry, CPL, EFLAGS, CR0 and DMA engines. */
 export interface BootOptions {
   readonly geometry: Geometry;
   readonly cpl: Cpl;
@@ -108,7 +113,17 @@ export const bootFrames = (g: Geometry) => {
   const kernelStack = system + 1 + g.dirEntries * g.tableEntries;
   const userStack = kernelStack + 1;
   const firstSpare = userStack + 1;
-  return { pageDirectory, pageTable, system, data, kernelStack, userStack, firstSpare };
+  return {
+    pageDirectory,
+    /** The page table of directory entry `dir`. */
+    pageTable,
+    system,
+    /** The data frame mapped at directory entry `dir`, table entry `table`. */
+    data,
+    kernelStack,
+    userStack,
+    firstSpare,
+  };
 };
 
 /**

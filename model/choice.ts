@@ -18,6 +18,7 @@ export type ChoicePoint =
 
 /** Picks one of `n` alternatives (0 .. n-1). Alternative 0 is the canonical behaviour. */
 export interface Chooser {
+  /** The alternative taken among `n` at this choice point. */
   readonly choose: (n: number, point?: ChoicePoint) => number;
 }
 

@@ -134,7 +134,9 @@ export const dmaWrite = (e: DmaEngine, reg: number, value: number): DmaEngine =>
  * `device` is the index of the device in the machine's device list.
  */
 export type DmaPort = (device: number, address: number, write: boolean, memory: PhysicalMemory) => number;
+/** A `DmaPort` result: the address is no memory (nothing read or written). */
 export const DMA_NO_MEMORY = -1;
+/** A `DmaPort` result: the access was blocked (by an IOMMU). */
 export const DMA_BLOCKED = -2;
 
 /** What completing a job did. */

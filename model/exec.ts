@@ -84,7 +84,9 @@ export interface VmExit {
   readonly vmexit: true;
   readonly info: ExitInfo;
 }
+/** A VM exit to throw inside a step. */
 export const vmexit = (info: ExitInfo): VmExit => ({ vmexit: true, info });
+/** Whether a thrown value is a VM exit. */
 export const isVmExit = (e: unknown): e is VmExit =>
   typeof e === 'object' && e !== null && (e as VmExit).vmexit === true;
 

@@ -6,6 +6,7 @@ import { EFLAGS, iopl } from './bits.ts';
 import type { Op } from './ops.ts';
 import { REGISTER_NAMES, type Reg } from './state.ts';
 
+/** A 32-bit value as 0x and `width` hex digits. */
 const hex = (n: number, width = 8) => `0x${(n >>> 0).toString(16).padStart(width, '0')}`;
 const r = (x: Reg) => REGISTER_NAMES[x].toUpperCase();
 const mem = (va: number) => `[${hex(va)}]`;

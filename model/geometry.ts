@@ -23,7 +23,9 @@ export const DEFAULT_GEOMETRY: Geometry = Object.freeze({
   wordsPerPage: 16,
 });
 
+/** Bytes in a page (x86 32-bit paging, 4-KByte pages: SDM Vol. 3A §4.3). */
 export const PAGE_SIZE = 4096;
+/** log2 of `PAGE_SIZE`: the bits of a page offset. */
 export const PAGE_SHIFT = 12;
 
 /** Linear address of word `word` of the page at directory index `dir`, table index `table`. */

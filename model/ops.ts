@@ -66,6 +66,7 @@ export type Op =
    */
   | { readonly kind: 'frameIn'; readonly frame: number };
 
+/** The name of an operation kind (`Op['kind']`). */
 export type OpKind = Op['kind'];
 
 /** Every operation kind, in a fixed order. */

@@ -79,6 +79,7 @@ export interface ReadFailure<F> {
   readonly path: readonly WalkStep[];
 }
 
+/** What a page-table walk ends with: a translation, a fault, or the caller's own read failure `F`. */
 export type WalkResult<F = never> = Translated | WalkFault | ReadFailure<F>;
 
 /** Reads the entry at a physical address, or fails with a caller-defined failure. */
@@ -190,6 +191,7 @@ export const PTE = {
 
 /** Rights of x86 32-bit paging: the R/W and U/S bits, in their own positions. */
 export const RIGHT_WRITE = PTE.RW;
+/** The U/S right of x86 32-bit paging (SDM Vol. 3A §4.6). */
 export const RIGHT_USER = PTE.US;
 
 /**

@@ -14,6 +14,7 @@ export type Cpl = 0 | 1 | 2 | 3;
 export const REGISTER_NAMES = ['eax', 'ecx', 'edx', 'ebx'] as const;
 /** Index of a general register (0 = EAX, 1 = ECX, 2 = EDX, 3 = EBX). */
 export type Reg = 0 | 1 | 2 | 3;
+/** EAX, ECX, EDX, EBX, in that order (indexed by `Reg`). */
 export type Registers = readonly [number, number, number, number];
 
 /** GDTR / IDTR: a linear base and a 16-bit limit (SDM Vol. 3A §2.4.1). */

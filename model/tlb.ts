@@ -31,6 +31,7 @@ export interface Tlb {
   readonly pdes: readonly CachedPde[];
 }
 
+/** A TLB that caches nothing. */
 export const EMPTY_TLB: Tlb = Object.freeze({ translations: Object.freeze([]), pdes: Object.freeze([]) });
 
 const sameTranslation = (a: CachedTranslation, b: CachedTranslation) =>

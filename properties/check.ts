@@ -36,6 +36,7 @@ export const PROPERTIES: Readonly<Record<PropertyName, Property>> = Object.freez
   efficiency,
 });
 
+/** Options of `check`: which properties, how many scenarios, the seed, the budget, a baseline design and the scenarios. */
 export interface CheckOptions extends ScenarioOptions, RunBudget {
   readonly properties?: readonly PropertyName[];
   /** Scenarios per property. */
@@ -58,6 +59,7 @@ export interface CheckOptions extends ScenarioOptions, RunBudget {
 /** A failing property's evidence. */
 export type Counterexample = LevelCounterexample<Scenario>;
 
+/** One property's result from `check`: held (with the scenarios run) or failed (with a shrunk counterexample). */
 export type PropertyReport = LevelReport<Scenario, PropertyName>;
 
 /** Check one scenario against one property (no generation): the failure, if any. */

@@ -63,6 +63,7 @@ export interface Classification {
   readonly witnesses: readonly string[];
 }
 
+/** Options of `classify`: the geometry and how many (machine, operation) pairs are sampled per kind. */
 export interface ClassifyOptions {
   readonly geometry?: Geometry;
   /** Sampled (machine, operation) pairs per kind. */

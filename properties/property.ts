@@ -5,6 +5,7 @@ import type { Trace } from './trace.ts';
 
 /** The properties every suite runs. */
 export type PropertyName = 'equivalence' | 'resource-control' | 'isolation' | 'efficiency';
+/** Every machine-level property, in the order suites run them. */
 export const PROPERTY_NAMES: readonly PropertyName[] = ['equivalence', 'resource-control', 'isolation', 'efficiency'];
 
 /** Where and how a property failed. */

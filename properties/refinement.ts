@@ -24,6 +24,7 @@ export interface Divergence {
   readonly permitted: readonly Machine[];
 }
 
+/** A run compared with the reference: the first divergence if any, the final host, and the nondeterministic steps. */
 export interface RefinementResult {
   readonly divergence?: Divergence;
   readonly host: HostMachine;

@@ -40,6 +40,7 @@ export interface TraceStep {
   readonly canonical: boolean;
 }
 
+/** A run of a design recorded step by step: the design, the initial host, the guests, each step and the reference network. */
 export interface Trace {
   readonly design: Design;
   readonly initial: HostMachine;

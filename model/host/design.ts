@@ -53,6 +53,7 @@ export interface NetworkPolicy {
   readonly forgedTransmits: PolicySetting;
 }
 
+/** How a design virtualizes each part of the machine: CPU, MMU, TLB, devices, IOMMU, interrupts, network. */
 export interface DesignAxes {
   readonly cpu: CpuVirtualization;
   readonly mmu: MmuVirtualization;

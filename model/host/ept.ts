@@ -17,8 +17,10 @@ import {
 } from '../memory.ts';
 import { leafEntryAddress, type PagingFormat, walk, X86_32 } from '../paging.ts';
 
+/** EPT entry bits used here: read, write, execute, and the frame. */
 export const EPT_BITS = { R: 1, W: 2, X: 4, FRAME: 0xffff_f000 } as const;
 
+/** EPT as a 32-bit, two-level paging format for the one page-table walker (`walk`). */
 export const EPT_32: PagingFormat = Object.freeze({
   name: 'ept-32',
   levels: X86_32.levels,

@@ -76,6 +76,7 @@ export interface HostIo {
   readonly hostInterrupts: readonly { readonly rid: number; readonly vector: number }[];
 }
 
+/** A host with no devices: no IOMMU, no interrupt remapping, nothing delivered. */
 export const NO_HOST_IO: HostIo = Object.freeze({
   devices: Object.freeze([]),
   iommu: IOMMU_OFF,
@@ -235,7 +236,9 @@ export const ioPortPassesThrough = (h: HostMachine, op: Op): boolean => {
 export const FIRST_DEVICE_HOST_VECTOR = 0x30;
 /** Requester ids: passthrough device n is bus 0 device n+1; SR-IOV's PF is bus 0x10 function 0, VF n function n+1. */
 export const passthroughRid = (n: number): number => (n + 1) << 3;
+/** Requester id of the SR-IOV physical function (bus 0x10, function 0). */
 export const SRIOV_PF_RID = 0x1000;
+/** Requester id of SR-IOV virtual function `n` (bus 0x10, function n + 1). */
 export const sriovVfRid = (n: number): number => SRIOV_PF_RID + 1 + n;
 
 /**

@@ -19,6 +19,7 @@ import { type PhysicalMemory, readWord, writeWord } from '../memory.ts';
 import { leafEntryAddress, type PagingFormat, walk, X86_32 } from '../paging.ts';
 import { buildOffsetTables, EPT_BITS } from './ept.ts';
 
+/** VT-d second-level entry bits used here: read, write, and the frame. */
 export const VTD_BITS = { R: 1, W: 2, FRAME: 0xffff_f000 } as const;
 
 /** VT-d second-level paging, 32-bit entries, two levels. */
@@ -118,6 +119,7 @@ export interface IommuState {
   readonly faults: readonly IommuFault[];
 }
 
+/** An IOMMU with DMA remapping off: no domains, no faults. */
 export const IOMMU_OFF: IommuState = Object.freeze({
   dmaRemapping: false,
   domains: Object.freeze([]),

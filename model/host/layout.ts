@@ -22,6 +22,7 @@ export interface HostConfig {
   readonly tlbCapacity: number;
 }
 
+/** The host configuration used when none is given: one guest of the default geometry. */
 export const DEFAULT_HOST_CONFIG: HostConfig = Object.freeze({
   guests: 1,
   guestGeometry: DEFAULT_GEOMETRY,

@@ -51,6 +51,7 @@ export interface Counters {
   readonly switches: number;
 }
 
+/** Counters at boot: nothing run, nothing trapped. */
 export const ZERO_COUNTERS: Counters = Object.freeze({
   ops: 0,
   native: 0,
@@ -60,6 +61,7 @@ export const ZERO_COUNTERS: Counters = Object.freeze({
   switches: 0,
 });
 
+/** The real machine a design runs its guests on: host memory, the real CPU, TLB, devices and network, and every guest's context. */
 export interface HostMachine {
   readonly config: HostConfig;
   readonly memory: PhysicalMemory;

@@ -9,12 +9,14 @@ export interface TaggedTranslation extends CachedTranslation {
   readonly tag: number;
 }
 
+/** The real processor's TLB: tagged translations (VPID), oldest first, and how many it holds. */
 export interface RealTlb {
   /** Oldest first. At most one entry per (tag, page). */
   readonly entries: readonly TaggedTranslation[];
   readonly capacity: number;
 }
 
+/** An empty real TLB holding at most `capacity` entries. */
 export const emptyRealTlb = (capacity: number): RealTlb => ({ entries: [], capacity });
 
 /** Views made by `tlbView`, by real TLB and tag (a TLB no step changed gives the same view object). */

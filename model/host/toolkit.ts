@@ -395,6 +395,7 @@ const readLinearWord = (m: Machine, va: number): number => peekWord(m, va) ?? 0;
 
 /** Ring compression: guest rings 0-2 run at real ring 1, ring 3 at ring 3; the hypervisor keeps IF, IOPL, CR0, CR3 and the descriptor tables. */
 export const ringCompression = {
+  /** The real CPU state that runs guest `g`'s vCPU `v`. */
   load: (h: HostMachine, g: number, v: Cpu): Cpu => {
     const cpl: Cpl = v.cpl === 3 ? 3 : 1;
     return {
@@ -414,6 +415,7 @@ export const ringCompression = {
       pending: [],
     };
   },
+  /** The vCPU `v` after it ran as the real CPU state `real`. */
   save: (_h: HostMachine, _g: number, real: Cpu, v: Cpu): Cpu => {
     // Real ring 1 runs guest rings 0-2: which one is the vCPU's own (the guest never leaves ring 3 natively:
     // every interrupt and exception reaches the hypervisor, which records the ring it delivers to).
@@ -432,13 +434,20 @@ export const ringCompression = {
     };
   },
   /** Every exception, INT n and external interrupt goes through the hypervisor's IDT to the hypervisor. */
-  exits: { exception: () => true, softwareInterrupt: true, externalInterrupt: true } satisfies ExitControls,
+  exits: {
+    /** Every exception exits. */
+    exception: () => true,
+    softwareInterrupt: true,
+    externalInterrupt: true,
+  } satisfies ExitControls,
 } as const;
 
 /** VMX non-root mode: the guest runs at its own CPL on its own state; under shadow paging the hypervisor owns CR3 and CR0.PG/WP. */
 export const vmx = {
+  /** The real CPU state that runs guest `g`'s vCPU `v` in non-root mode. */
   load: (h: HostMachine, g: number, v: Cpu, mmu: DesignAxes['mmu']): Cpu =>
     mmu === 'nested' ? v : { ...v, cr3: h.guests[g]!.shadow.root * PAGE_SIZE, cr0: (v.cr0 | CR0.PG | CR0.WP) >>> 0 },
+  /** The vCPU after a VM exit, from the real CPU state `real` and what the hypervisor owns of `v`. */
   save: (real: Cpu, v: Cpu, mmu: DesignAxes['mmu']): Cpu =>
     mmu === 'nested'
       ? real

@@ -16,6 +16,7 @@ export const USER_PAGES = 6;
 export const FIRST_USER_TABLE_INDEX = 2;
 /** Files a process names: 0..2 are ordinary files of its namespace, 3 is `/proc/self/exe`. */
 export const FILES = 4;
+/** The file number of `/proc/self/exe`. */
 export const EXE_FILE = 3;
 /** Local socket ports in a network namespace. */
 export const PORTS = 2;

@@ -47,8 +47,11 @@ export interface SyscallDesign<W = unknown> {
   readonly structure: 'shared-kernel' | 'kernel-per-guest' | 'api-translation';
   /** The interface its guests' programs are written for. */
   readonly abi: Abi;
+  /** The world at start, with these guests. */
   boot(guests: readonly SyscallGuest[]): W;
+  /** One system call by a guest: the next world and what the call returned. */
   call(world: W, guest: number, call: Call): { readonly world: W; readonly result: SysResult };
+  /** The kernels of a world, for the properties to inspect. */
   kernels(world: W): readonly KernelAudit[];
 }
 

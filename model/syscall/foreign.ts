@@ -30,6 +30,7 @@ import type { KernelPort } from './port.ts';
 import { userVa } from './port.ts';
 import { type CallOutcome, hostCall, type KernelRun } from './syscalls.ts';
 
+/** NT-like status codes the foreign interface answers with. */
 export const STATUS = {
   SUCCESS: 0,
   INVALID_PARAMETER: 0xc000_000d,
@@ -110,6 +111,7 @@ export interface TranslationState {
   readonly created: number;
 }
 
+/** The translation library's state at start: nothing created. */
 export const INITIAL_TRANSLATION: TranslationState = Object.freeze({ created: 0 });
 
 /** Files of the foreign program live in the library's prefix: host file 16 + f (the caller's home). */

@@ -70,6 +70,7 @@ export interface Process {
   readonly group: number;
 }
 
+/** One guest inside a kernel: its address space, its user pages and reserved frames, and the CPU context its code runs in. */
 export interface Group {
   readonly spec: GroupSpec;
   readonly space: AddressSpace;
@@ -82,6 +83,7 @@ export interface Group {
   readonly cpu: Cpu;
 }
 
+/** A kernel instance: its groups (guests), processes, files, sockets and free frames, and whether it crashed. */
 export interface Kernel {
   readonly groups: readonly Group[];
   readonly processes: readonly Process[];

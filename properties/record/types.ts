@@ -38,6 +38,7 @@ export interface FieldVerdict {
 /** The address spaces a translation goes through. PA: a kernel's own machine (the system-call level). */
 export type AddressSpace = 'GVA' | 'GPA' | 'HPA' | 'IOVA' | 'PA';
 
+/** One address of a translation, with the space it is in. */
 export interface AddressRecord {
   readonly space: AddressSpace;
   /** Unsigned 32-bit today; a number all the same when addresses grow (IA-32e: up to 2^52 fits a double). */
@@ -275,6 +276,7 @@ export interface DivergenceRecord {
   readonly fields?: readonly FieldVerdict[];
 }
 
+/** The level a trace was recorded at: the machine, the network, or system calls. */
 export type TraceLevel = 'machine' | 'network' | 'syscall';
 
 /** A run, step by step, up to and including the first divergence (every step when the property holds). */

@@ -46,6 +46,7 @@ export interface SyscallCheckOptions extends RunBudget, Omit<SyscallScenarioOpti
   readonly baseline?: SyscallDesign;
 }
 
+/** One system-call property's result from `checkSyscall`: held, or failed with a shrunk counterexample. */
 export type SyscallReport = LevelReport<SyscallScenario, SyscallPropertyName>;
 
 /** Check one scenario against one property: the failure, if any. */

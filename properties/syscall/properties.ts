@@ -20,7 +20,9 @@ import {
 import type { PropertyFailure } from '../property.ts';
 import { beforeOthersCrash, inInterface, runSyscallScenario, type SyscallTrace } from './trace.ts';
 
+/** The properties checked at the system-call level. */
 export type SyscallPropertyName = 'equivalence' | 'isolation' | 'resource-control' | 'fault-containment';
+/** Every system-call property, in the order `checkSyscall` runs them. */
 export const SYSCALL_PROPERTY_NAMES: readonly SyscallPropertyName[] = [
   'equivalence',
   'isolation',
@@ -28,9 +30,11 @@ export const SYSCALL_PROPERTY_NAMES: readonly SyscallPropertyName[] = [
   'fault-containment',
 ];
 
+/** A system-call-level property: its name, what it means, and the check of one scenario. */
 export interface SyscallProperty {
   readonly name: SyscallPropertyName;
   readonly description: string;
+  /** The failure this scenario's run shows, or undefined when the property holds on it. */
   readonly check: (
     design: SyscallDesign,
     scenario: SyscallScenario,
@@ -42,6 +46,7 @@ export interface SyscallProperty {
 const ringOf = (kernels: readonly KernelAudit[], guest: number): number | undefined =>
   kernels.flatMap((a) => a.kernel.groups).find((x) => x.spec.guest === guest)?.spec.ring;
 
+/** Equivalence: each process sees what its own kernel, alone on its own machine, would show it. */
 export const syscallEquivalence: SyscallProperty = {
   name: 'equivalence',
   description:
@@ -67,6 +72,7 @@ export const syscallEquivalence: SyscallProperty = {
   },
 };
 
+/** Isolation: nothing one guest does changes what another observes (non-interference). */
 export const syscallIsolation: SyscallProperty = {
   name: 'isolation',
   description: 'nothing one guest does changes what another observes: memory, files, pids, sockets (non-interference)',
@@ -121,6 +127,7 @@ const mappedFrames = (a: KernelAudit): { readonly guest: number; readonly page: 
     }).flat(),
   );
 
+/** Resource control: no guest exceeds its memory quota, maps another's frames, or changes another's (or the host's) files. */
 export const syscallResourceControl: SyscallProperty = {
   name: 'resource-control',
   description:
@@ -190,6 +197,7 @@ export const syscallResourceControl: SyscallProperty = {
   },
 };
 
+/** Fault containment: after one guest's kernel crashes, every other guest still runs. */
 export const faultContainment: SyscallProperty = {
   name: 'fault-containment',
   description: "after one guest's kernel crashes, every other guest still runs",
@@ -213,6 +221,7 @@ export const faultContainment: SyscallProperty = {
   },
 };
 
+/** The system-call properties by name. */
 export const SYSCALL_PROPERTIES: Readonly<Record<SyscallPropertyName, SyscallProperty>> = Object.freeze({
   equivalence: syscallEquivalence,
   isolation: syscallIsolation,

@@ -7,6 +7,7 @@ import type { Design } from '../design.ts';
 import type { HostMachine } from '../machine.ts';
 import type { CardOwner } from './state.ts';
 
+/** How a design moves frames between guest network cards and the physical card. */
 export interface NetworkBackEnd {
   /** Who drives the physical card: the hypervisor, or Dom0 (Xen's split driver). */
   readonly owner: CardOwner;

@@ -18,6 +18,7 @@ import { type BridgeEntry, type CardOwner, copied, guestWord, macChangeBlocks, p
 /** Learned entries the bridge keeps (the oldest is forgotten first). */
 export const BRIDGE_LEARNED_LIMIT = 8;
 
+/** Options of the learning bridge back end (each default is the correct behaviour; the other is a mutant's flaw). */
 export interface BridgeOptions {
   /**
    * 802.1D's rule for an unknown destination: flood it to every port. Right for a bridge between

@@ -14,6 +14,7 @@ import type { NetworkBackEnd } from './backend.ts';
 import { bridgeBackEnd } from './bridge.ts';
 import { guestWord } from './state.ts';
 
+/** Options of Xen's split driver back end (each default is the correct behaviour; the other is a mutant's flaw). */
 export interface SplitOptions {
   /**
    * Check that the page a request names is one the front end granted (default true). Without the

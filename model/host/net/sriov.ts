@@ -23,6 +23,7 @@ import { policyOf, type VfConfig, withNet } from './state.ts';
 /** Requester id of guest g's network virtual function: bus 0x20, function g + 1 (its PF is function 0). */
 export const netVfRid = (g: number): number => 0x2000 + 1 + g;
 
+/** Options of the SR-IOV network back end (each default is the correct behaviour; the other is a mutant's flaw). */
 export interface SriovOptions {
   /** The PF driver programs each VF's spoof check from the policy (default true; false is the mutant's flaw). */
   readonly applySpoofCheck?: boolean;

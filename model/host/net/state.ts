@@ -55,6 +55,7 @@ export type CardState =
 /** Who touches the physical card. */
 export type CardOwner = 'hypervisor' | 'dom0';
 
+/** The host's network state: assigned MACs, guest ports, the physical card and the back end's own state. */
 export interface HostNet {
   /** Each guest port's MAC as the administrator assigned it (the card's MAC at boot; -1: no card). */
   readonly assigned: readonly number[];

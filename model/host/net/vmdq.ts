@@ -14,6 +14,7 @@ import type { NetworkBackEnd } from './backend.ts';
 import { carry, type SwitchPort, switchFrame } from './forward.ts';
 import { copied, guestWord, policyOf, type VmdqQueue, withNet } from './state.ts';
 
+/** Options of the VMDq network back end (each default is the correct behaviour; the other is a mutant's flaw). */
 export interface VmdqOptions {
   /** Reprogram a guest's queue filter when the guest changes its MAC (default true; false is the mutant's flaw). */
   readonly updateSorterOnMacChange?: boolean;
