@@ -235,6 +235,8 @@ export const registerConform = (program: Command): void => {
         crashes: 0,
         inconclusive: 0,
         deviations: {},
+        followed: {},
+        frames: { delivered: 0, withErrorCode: 0, byVector: {} },
         boots: 0,
         accel: 'none',
         wallMs: 0,
