@@ -13,7 +13,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 120_000,
+    // Tests that run the command several times (package, merge, watchdog) take minutes on a loaded 2-core machine.
+    testTimeout: 300_000,
     // Hooks that boot QEMU on a loaded CI machine take longer than vitest's 10 s default.
     hookTimeout: 120_000,
     pool: 'threads',
