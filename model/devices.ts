@@ -234,7 +234,8 @@ export const dmaComplete = (
 ): DmaCompletion | undefined => {
   const job = e.job;
   if (!job) return undefined;
-  const request = job.toMemory && isMsiAddress(job.address) ? { address: job.address, data: job.data >>> 0 } : undefined;
+  const request =
+    job.toMemory && isMsiAddress(job.address) ? { address: job.address, data: job.data >>> 0 } : undefined;
   const at = request ? 0 : port(device, job.address, job.toMemory, memory);
   const ok = at >= 0;
   let mem = memory;

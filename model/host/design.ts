@@ -7,8 +7,8 @@
 import type { ExitInfo, Hardware } from '../isa.ts';
 import type { Op } from '../ops.ts';
 import type { Cpu } from '../state.ts';
-import type { HostMachine } from './machine.ts';
 import type { SourceValidation } from './iommu.ts';
+import type { HostMachine } from './machine.ts';
 import type { NetworkBackEnd } from './net/backend.ts';
 
 /** How the CPU is virtualized. */

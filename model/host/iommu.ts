@@ -223,7 +223,11 @@ export const decodeMsi = (m: MsiMessage): DecodedMsi => {
 
 /** The remappable-format address naming `handle` (with SHV when `subhandleValid`), as a hypervisor programs it. */
 export const remappableMsiAddress = (handle: number, subhandleValid: boolean): number =>
-  (MSI_ADDRESS_BASE | ((handle & 0x7fff) << 5) | (1 << 4) | (subhandleValid ? 1 << 3 : 0) | (((handle >>> 15) & 1) << 2)) >>>
+  (MSI_ADDRESS_BASE |
+    ((handle & 0x7fff) << 5) |
+    (1 << 4) |
+    (subhandleValid ? 1 << 3 : 0) |
+    (((handle >>> 15) & 1) << 2)) >>>
   0;
 
 /** Does `entry`'s source validation accept requester `rid` (VT-d §9.10, SVT / SQ / SID)? */
