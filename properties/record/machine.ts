@@ -9,8 +9,8 @@ import type { Scenario } from '../../generators/host.ts';
 import {
   type Design,
   type DmaEngine,
-  dmaMsiMessage,
   differingFrames,
+  dmaMsiMessage,
   formatEflags,
   formatOp,
   frameWords,
