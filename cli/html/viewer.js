@@ -42,6 +42,16 @@
           o.text,
         )
       : null;
+  /** One host word a step changed: where, whose, before and after (divergence and host cards). */
+  const hostWordRow = (w) =>
+    el(
+      'tr',
+      {},
+      el('td', {}, hex(w.hpa)),
+      el('td', {}, ownerBadge(w.owner)),
+      el('td', { class: 'old' }, hex(w.before)),
+      el('td', { class: 'new' }, hex(w.after)),
+    );
   const ranBadge = (r) => {
     if (!r) return null;
     const short =
@@ -303,19 +313,12 @@
       el('p', { class: 'message' }, d.message),
       rows.length ? fieldTable(rows, ['', permittedHead(), 'design produced'], 'verdict-table') : null,
       escaped.length
-        ? fieldTable(
-            escaped.map((w) =>
-              el(
-                'tr',
-                {},
-                el('td', {}, hex(w.hpa)),
-                el('td', {}, ownerBadge(w.owner)),
-                el('td', { class: 'old' }, hex(w.before)),
-                el('td', { class: 'new' }, hex(w.after)),
-              ),
-            ),
-            ['host memory outside the guest’s own, changed', 'whose', 'before', 'after'],
-          )
+        ? fieldTable(escaped.map(hostWordRow), [
+            'host memory outside the guest’s own, changed',
+            'whose',
+            'before',
+            'after',
+          ])
         : null,
     );
   };
@@ -424,19 +427,7 @@
     card(
       'Host memory the step changed',
       'host',
-      fieldTable(
-        h.memory.map((w) =>
-          el(
-            'tr',
-            {},
-            el('td', {}, hex(w.hpa)),
-            el('td', {}, ownerBadge(w.owner)),
-            el('td', { class: 'old' }, hex(w.before)),
-            el('td', { class: 'new' }, hex(w.after)),
-          ),
-        ),
-        ['HPA', 'whose', 'before', 'after'],
-      ),
+      fieldTable(h.memory.map(hostWordRow), ['HPA', 'whose', 'before', 'after']),
       h.more ? el('p', { class: 'quiet' }, `… and ${h.more} more word(s)`) : null,
     );
 
