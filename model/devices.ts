@@ -16,7 +16,20 @@
  *   the last command written;
  * - r = 3 VECTOR / STATUS: writes set the MSI vector (bits 7:0; vectors 0..15 are not valid MSI
  *   vectors on x86, so they send no interrupt); reads return STATUS (BUSY, DONE, ERROR) in bits
- *   7:0 and the vector in bits 15:8.
+ *   7:0 and the vector in bits 15:8;
+ * - r = 4 MSI ADDRESS and r = 5 MSI DATA (the PCI MSI capability's Message Address and Message
+ *   Data), an extension at their own ports MSI_PORT_BASE + 2d + (r - 4) (0x60..0x67), so the four
+ *   ports above keep their numbers. MSI DATA bits 7:0 are the VECTOR register itself (one
+ *   register, two ports). An engine whose MSI ADDRESS was never written sends the compatibility-
+ *   format message (0xFEE00000, vector), exactly what the vector register alone sent before.
+ *
+ * An MSI is a 32-bit memory write of the message data to the message address (Intel SDM Vol. 3A
+ * §11.11): address bits 31:20 = 0xFEE, destination ID 19:12, RH bit 3, DM bit 2; data: vector 7:0,
+ * delivery mode 10:8, level 14, trigger mode 15. VT-d §5.1.2 adds the remappable format (address
+ * bit 4 = 1: the handle, see host/iommu.ts). The device writes the message with its requester id;
+ * a DMA write to the interrupt address range (0xFEEx_xxxx) is also a message, not a memory write
+ * (VT-d §5.1: the platform treats writes to that range as interrupt requests): a driver, or a
+ * guest that owns the device, can send any message that way.
  *
  * Completion is an event (DESIGN.md §1), not an instruction: the job's word moves, the engine
  * becomes DONE (with ERROR when no memory answered: a master abort, or a DMA the IOMMU blocked),
@@ -39,6 +52,32 @@ export const DMA_CMD = { START: 1 << 0, TO_MEMORY: 1 << 1 } as const;
 export const DMA_STATUS = { BUSY: 1 << 0, DONE: 1 << 1, ERROR: 1 << 2 } as const;
 /** The lowest vector an MSI may carry (0..15 are reserved for exceptions). */
 export const MIN_MSI_VECTOR = 16;
+/** First port of device 0's MSI ADDRESS (MSI DATA follows): device d at MSI_PORT_BASE + 2d. */
+export const MSI_PORT_BASE = 0x60;
+/** Register numbers of the MSI extension (`decodeDmaPort` answers them for the MSI ports). */
+export const MSI_REG = { ADDRESS: 4, DATA: 5 } as const;
+/** The interrupt address range's base: bits 31:20 = 0xFEE (SDM §11.11.1); destination 0, RH = DM = 0. */
+export const MSI_ADDRESS_BASE = 0xfee0_0000;
+
+/** A message-signalled interrupt as it is written: the data word to the address. */
+export interface MsiMessage {
+  readonly address: number;
+  readonly data: number;
+}
+
+/** True when a write to `address` is an interrupt request (address bits 31:20 = 0xFEE, SDM §11.11.1). */
+export const isMsiAddress = (address: number): boolean => address >>> 20 === 0xfee;
+
+/**
+ * The vector a message raises on the reference machine, which has no interrupt-remapping
+ * hardware: its local APIC claims the interrupt range and takes the vector from data bits 7:0
+ * (SDM §11.11.2); address bit 4 is a reserved bit there (§11.11.1), so a remappable-format
+ * message is read the same way. Vectors 0..15 are illegal (§11.5.3: the APIC discards them).
+ */
+export const msiVector = (m: MsiMessage): number | undefined => {
+  const v = m.data & 0xff;
+  return isMsiAddress(m.address) && v >= MIN_MSI_VECTOR ? v : undefined;
+};
 
 /** A transfer latched by START. */
 export interface DmaJob {
@@ -57,7 +96,17 @@ export interface DmaEngine {
   readonly status: number;
   /** The transfer in flight (status BUSY), if any. */
   readonly job?: DmaJob;
+  /** MSI ADDRESS; absent until written (the message then goes to MSI_ADDRESS_BASE). */
+  readonly msiAddress?: number;
+  /** MSI DATA bits 31:8 (bits 7:0 are `vector`); absent until MSI DATA is written. */
+  readonly msiData?: number;
 }
+
+/** The message the engine's MSI registers hold (an engine programmed only through VECTOR: compatibility format). */
+export const dmaMsiMessage = (e: DmaEngine): MsiMessage => ({
+  address: (e.msiAddress ?? MSI_ADDRESS_BASE) >>> 0,
+  data: (((e.msiData ?? 0) & ~0xff) | (e.vector & 0xff)) >>> 0,
+});
 
 /** True when two engines hold the same registers and transfer in flight. */
 export const sameDmaEngine = (a: DmaEngine, b: DmaEngine): boolean =>
@@ -67,6 +116,8 @@ export const sameDmaEngine = (a: DmaEngine, b: DmaEngine): boolean =>
     a.command === b.command &&
     a.vector === b.vector &&
     a.status === b.status &&
+    a.msiAddress === b.msiAddress &&
+    a.msiData === b.msiData &&
     (a.job === b.job ||
       (a.job !== undefined &&
         b.job !== undefined &&
@@ -84,6 +135,11 @@ export const IDLE_DMA_ENGINE: DmaEngine = Object.freeze({ address: 0, data: 0, c
 
 /** The device and register a port decodes to, or undefined when no device of `count` decodes it. */
 export const decodeDmaPort = (port: number, count: number): { device: number; reg: number } | undefined => {
+  const msi = port - MSI_PORT_BASE;
+  if (msi >= 0 && msi < 2 * MAX_DEVICES) {
+    const device = msi >> 1;
+    return device < count ? { device, reg: MSI_REG.ADDRESS + (msi & 1) } : undefined;
+  }
   const off = port - DMA_PORT_BASE;
   if (off < 0) return undefined;
   const device = Math.floor(off / DMA_PORTS_PER_DEVICE);
@@ -100,6 +156,11 @@ export const dmaRead = (e: DmaEngine, reg: number): number => {
       return e.data >>> 0;
     case DMA_REG.COMMAND:
       return e.command >>> 0;
+    case MSI_REG.ADDRESS:
+    case MSI_REG.DATA: {
+      const m = dmaMsiMessage(e);
+      return reg === MSI_REG.ADDRESS ? m.address : m.data;
+    }
     default:
       return ((e.status & 0xff) | ((e.vector & 0xff) << 8)) >>> 0;
   }
@@ -123,6 +184,10 @@ export const dmaWrite = (e: DmaEngine, reg: number, value: number): DmaEngine =>
       };
       return { ...e, command, status: DMA_STATUS.BUSY, job };
     }
+    case MSI_REG.ADDRESS:
+      return { ...e, msiAddress: v };
+    case MSI_REG.DATA:
+      return { ...e, msiData: (v & ~0xff) >>> 0, vector: v & 0xff };
     default:
       return { ...e, vector: v & 0xff };
   }
@@ -143,8 +208,12 @@ export const DMA_BLOCKED = -2;
 export interface DmaCompletion {
   readonly engine: DmaEngine;
   readonly memory: PhysicalMemory;
-  /** The MSI vector sent, if any. */
+  /** The vector the reference machine takes from the completion MSI (`msiVector`), else from `request`'s. */
   readonly msi?: number;
+  /** The completion MSI the engine's MSI registers hold, when it sent one. */
+  readonly message?: MsiMessage;
+  /** The transfer itself when it was a write to the interrupt range: a message, sent before the completion's. */
+  readonly request?: MsiMessage;
   /** True when the IOMMU blocked the access. */
   readonly blocked: boolean;
   /** The memory address written, when the transfer wrote memory. */
@@ -153,8 +222,11 @@ export interface DmaCompletion {
 
 /**
  * Complete the job of engine `device` (if it has one): move the word through `port`, set DONE
- * (and ERROR when nothing answered), and send the MSI if its vector is valid. Returns undefined
- * for an idle engine (the event changes nothing).
+ * (and ERROR when nothing answered), and send the completion MSI. A write to the interrupt range
+ * is a message, not a memory access (it never reaches `port`). The completion MSI is sent when
+ * the message is an interrupt the reference takes (`msiVector`): for an engine programmed only
+ * through VECTOR, when the vector is valid, as before the MSI registers existed. Returns
+ * undefined for an idle engine (the event changes nothing).
  */
 export const dmaComplete = (
   e: DmaEngine,
@@ -164,29 +236,37 @@ export const dmaComplete = (
 ): DmaCompletion | undefined => {
   const job = e.job;
   if (!job) return undefined;
-  const at = port(device, job.address, job.toMemory, memory);
+  const request =
+    job.toMemory && isMsiAddress(job.address) ? { address: job.address, data: job.data >>> 0 } : undefined;
+  const at = request ? 0 : port(device, job.address, job.toMemory, memory);
   const ok = at >= 0;
   let mem = memory;
   let data = e.data;
   if (job.toMemory) {
-    if (ok) mem = writeWord(memory, at, job.data);
+    if (ok && !request) mem = writeWord(memory, at, job.data);
   } else data = ok ? readWord(memory, at) : 0xffff_ffff;
   const { job: _done, ...rest } = e;
   const engine: DmaEngine = { ...rest, data, status: DMA_STATUS.DONE | (ok ? 0 : DMA_STATUS.ERROR) };
-  const msi = e.vector >= MIN_MSI_VECTOR ? e.vector : undefined;
+  const completion = dmaMsiMessage(e);
+  const msi = msiVector(completion) ?? (request && msiVector(request));
   return {
     engine,
     memory: mem,
     blocked: at === DMA_BLOCKED,
     ...(msi === undefined ? {} : { msi }),
-    ...(job.toMemory && ok ? { wrote: at } : {}),
+    ...(msiVector(completion) === undefined ? {} : { message: completion }),
+    ...(request ? { request } : {}),
+    ...(job.toMemory && ok && !request ? { wrote: at } : {}),
   };
 };
 
 /** Words of an engine's image (the paravirtual ring's descriptor slot, model/host/io.ts). */
-export const DMA_IMAGE_WORDS = 9;
+export const DMA_IMAGE_WORDS = 12;
 
-/** An engine as words: registers, then the job (valid flag, address, data, direction). */
+/**
+ * An engine as words: registers, then the job (valid flag, address, data, direction), then the
+ * MSI registers (written flags in word 9: bit 0 ADDRESS, bit 1 DATA; address; data bits 31:8).
+ */
 export const encodeDmaEngine = (e: DmaEngine): readonly number[] => [
   e.address >>> 0,
   e.data >>> 0,
@@ -197,6 +277,9 @@ export const encodeDmaEngine = (e: DmaEngine): readonly number[] => [
   e.job ? e.job.address >>> 0 : 0,
   e.job ? e.job.data >>> 0 : 0,
   e.job?.toMemory ? 1 : 0,
+  (e.msiAddress === undefined ? 0 : 1) | (e.msiData === undefined ? 0 : 2),
+  (e.msiAddress ?? 0) >>> 0,
+  (e.msiData ?? 0) >>> 0,
 ];
 
 /** The engine an image holds (inverse of `encodeDmaEngine`). */
@@ -207,6 +290,8 @@ export const decodeDmaEngine = (w: readonly number[]): DmaEngine => {
     command: w[2]! >>> 0,
     vector: w[3]! >>> 0,
     status: w[4]! >>> 0,
+    ...((w[9]! & 1) === 0 ? {} : { msiAddress: w[10]! >>> 0 }),
+    ...((w[9]! & 2) === 0 ? {} : { msiData: w[11]! >>> 0 }),
   };
   return w[5] ? { ...base, job: { address: w[6]! >>> 0, data: w[7]! >>> 0, toMemory: w[8] === 1 } } : base;
 };

@@ -4,7 +4,7 @@
  */
 import { CR0, VEC } from './bits.ts';
 import type { ChoicePoint, Chooser } from './choice.ts';
-import type { DmaEngine, DmaPort } from './devices.ts';
+import type { DmaEngine, DmaPort, MsiMessage } from './devices.ts';
 import { PAGE_SIZE, pageNumber, pageOffset } from './geometry.ts';
 import { type PhysicalMemory, readWord, writeWord } from './memory.ts';
 import type { Nic } from './nic.ts';
@@ -75,7 +75,12 @@ export type ExitInfo =
       readonly reason: 'device-interrupt';
       /** Index of the device in the running machine's device list. */
       readonly device: number;
+      /** The vector the reference takes (devices.ts `DmaCompletion.msi`). */
       readonly vector?: number;
+      /** The completion MSI as the engine's registers hold it (the requester id is the device's). */
+      readonly message?: MsiMessage;
+      /** A DMA write to the interrupt range: a message the transfer itself sent, before `message`. */
+      readonly request?: MsiMessage;
       readonly blocked?: { readonly address: number; readonly write: boolean };
     };
 

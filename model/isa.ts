@@ -22,7 +22,7 @@ import {
   typeBit1,
   writeDescriptorTypeByte,
 } from './descriptors.ts';
-import { type DmaPort, decodeDmaPort, dmaComplete, dmaRead, dmaWrite } from './devices.ts';
+import { type DmaPort, decodeDmaPort, dmaComplete, dmaRead, dmaWrite, msiVector } from './devices.ts';
 import { IRET_OP_PUSHES, MOV_R32_IMM32_BYTES, opBytes, PUSH_IMM32_BYTES } from './encoding.ts';
 import {
   bareMetal,
@@ -582,14 +582,20 @@ const completeDevice = (x: Exec, device: number): void => {
   if (!r) return;
   x.memory = r.memory;
   x.devices = engines.map((d, i) => (i === device ? r.engine : d));
-  if (x.hw.exits?.externalInterrupt && (r.msi !== undefined || r.blocked))
+  if (x.hw.exits?.externalInterrupt && (r.message !== undefined || r.request !== undefined || r.blocked))
     throw vmexit({
       reason: 'device-interrupt',
       device,
       ...(r.msi === undefined ? {} : { vector: r.msi }),
+      ...(r.message === undefined ? {} : { message: r.message }),
+      ...(r.request === undefined ? {} : { request: r.request }),
       ...(r.blocked ? { blocked: { address: job.address, write: job.toMemory } } : {}),
     });
-  if (r.msi !== undefined) raiseInterrupt(x, r.msi);
+  // No remapping hardware here: a message is read as compatibility format (devices.ts msiVector).
+  for (const m of [r.request, r.message]) {
+    const v = m && msiVector(m);
+    if (v !== undefined) raiseInterrupt(x, v);
+  }
 };
 
 /**

@@ -2,6 +2,8 @@
  * I/O mutants: DMA and MSIs that escape their owner (IOMMU, interrupt remapping), injection and
  * timers that ignore the rules, device models that trust what the guest wrote.
  */
+
+import { arbMsiScenario } from '../generators/msi.ts';
 import {
   commitGuest,
   composeDesign,
@@ -19,6 +21,7 @@ import {
   hostIo,
   PAGE_SIZE,
   passthrough,
+  remappableMsiAddress,
   shadow,
   sriov,
   standardHandle,
@@ -61,6 +64,30 @@ export const passthroughNoInterruptRemapping: Design = composeDesign({
   name: 'passthrough-no-interrupt-remapping',
   description: 'passthrough with interrupt remapping off: MSI vectors are host vectors',
   axes: { ...passthrough.axes, interruptRemapping: false },
+});
+
+/**
+ * Passthrough whose IRTEs do no source validation (SVT = 00): any requester may send through any
+ * entry, so a guest's device that writes a remappable-format message naming another guest's
+ * handle interrupts that guest (Wojtczuk & Rutkowska, "Following the White Rabbit", 2011: with
+ * interrupt remapping but no source-id check, MSI spoofing still crosses domains; VT-d §9.10 SVT).
+ */
+export const passthroughIrteNoSourceValidation: Design = composeDesign({
+  name: 'passthrough-irte-no-source-validation',
+  description: 'passthrough whose interrupt-remapping entries do not validate the requester id (SVT = 00)',
+  axes: { ...passthrough.axes, irteSourceValidation: 'none' },
+});
+
+/**
+ * Passthrough with compatibility-format interrupts left enabled (GSTS.CFIS = 1): a message in
+ * compatibility format bypasses the remapping table, so a guest's device can send any host vector
+ * (the bypass "Following the White Rabbit" used on systems without x2APIC, where the VMM left
+ * compatibility format on; VT-d §5.1.2.1, §10.4.4 GCMD.CFI).
+ */
+export const passthroughCompatibilityFormat: Design = composeDesign({
+  name: 'passthrough-compatibility-format-enabled',
+  description: 'passthrough with compatibility-format MSIs passing interrupt remapping unremapped (CFIS = 1)',
+  axes: { ...passthrough.axes, compatibilityFormatInterrupts: true },
 });
 
 /**
@@ -174,6 +201,31 @@ export const IO_MUTANTS: readonly Mutant[] = [
     minimalWhy:
       "With EAX = a vector that is not this device's host vector, odd (so bit 0 is START): (1) OUT to VECTOR sets the MSI vector; (2) OUT to COMMAND starts a transfer; (3) it completes and the MSI goes to whoever owns that host vector (another guest, or the hypervisor itself). Without the vector write the device sends no MSI (vector 0), without START nothing completes.",
     target: { level: 'machine', design: passthroughNoInterruptRemapping },
+  },
+  {
+    name: passthroughIrteNoSourceValidation.name,
+    base: 'passthrough',
+    area: 'interrupts',
+    bugClass: "interrupt-remapping entries without source validation: a device sends through another guest's handle",
+    reference:
+      'Wojtczuk & Rutkowska, "Following the White Rabbit: software attacks against Intel VT-d" (2011); VT-d specification §9.10 (IRTE SVT/SQ/SID)',
+    property: 'isolation',
+    minimalLength: 4,
+    minimalWhy: `Guest 1's block of IRTEs starts at handle 256 (one block of 256 per assigned device, model/host/io.ts), entry 256 + 0x31 delivers vector 0x31. With guest 0's EAX = 0x${(remappableMsiAddress(256 + 0x31, false) | 3).toString(16)} at boot (the remappable-format address of handle 0x131, VT-d §5.1.2.2: 0xFEE00000 | 0x131 << 5 | 1 << 4, plus bits 1:0 = 3): (1) OUT to ADDRESS; (2) OUT to COMMAND (START | TO_MEMORY); (3) the completion writes DATA = 0 to the interrupt range: a message from guest 0's device through guest 1's entry, which (SVT = 00) makes 0x31 pending in guest 1; (4) any operation of guest 1 observes it (isolation compares a guest's view after its own operations, with and without the others'). The correct preset blocks the message (SID 0x10 is not requester 0x08: fault 26h). The address, the start, the completion and the observation are each needed.`,
+    target: { level: 'machine', design: passthroughIrteNoSourceValidation, scenarios: () => arbMsiScenario() },
+  },
+  {
+    name: passthroughCompatibilityFormat.name,
+    base: 'passthrough',
+    area: 'interrupts',
+    bugClass: 'compatibility-format interrupts left enabled: a device bypasses interrupt remapping',
+    reference:
+      'Wojtczuk & Rutkowska, "Following the White Rabbit: software attacks against Intel VT-d" (2011), the compatibility-format bypass; VT-d specification §5.1.2.1 and GCMD.CFI',
+    property: 'resource-control',
+    minimalLength: 4,
+    minimalWhy:
+      "With EAX = 0xfee00023 at boot: (1) OUT to DATA (vector 0x23 in bits 7:0); (2) OUT to ADDRESS (0xFEE00020: the interrupt range, bit 4 = 0: compatibility format); (3) OUT to COMMAND (bits 1:0 = START | TO_MEMORY); (4) the completion writes the message, which passes remapping unremapped as host vector 0x23: the hypervisor takes a guest device's interrupt (the correct preset blocks it: fault 25h). DATA's reset value 0 is no valid vector, and the address, start and completion are each needed, so four.",
+    target: { level: 'machine', design: passthroughCompatibilityFormat, scenarios: () => arbMsiScenario() },
   },
   {
     name: shadowInjectsWithIfClear.name,

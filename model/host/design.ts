@@ -8,6 +8,7 @@ import type { ExitInfo, Hardware } from '../isa.ts';
 import type { Op } from '../ops.ts';
 import type { Cpu } from '../state.ts';
 import type { DirectPagingRules } from './direct-paging.ts';
+import type { SourceValidation } from './iommu.ts';
 import type { HostMachine } from './machine.ts';
 import type { NetworkBackEnd } from './net/backend.ts';
 
@@ -64,6 +65,14 @@ export interface DesignAxes {
   readonly iommu?: boolean;
   /** For passthrough and SR-IOV: MSIs through the interrupt-remapping table (default true). */
   readonly interruptRemapping?: boolean;
+  /**
+   * With interrupt remapping: the source validation (SVT) of the IRTEs the hypervisor writes
+   * (default `requester-id`, SVT = 01 with the assigned function's requester id; `none` is
+   * SVT = 00: any requester may use any entry). See model/host/iommu.ts.
+   */
+  readonly irteSourceValidation?: SourceValidation;
+  /** With interrupt remapping: compatibility-format MSIs pass unremapped (GSTS.CFIS; default false: blocked). */
+  readonly compatibilityFormatInterrupts?: boolean;
   /** The network (model/host/net/); absent: guests' cards are the hypervisor's models with nothing behind them. */
   readonly net?: NetworkVirtualization;
   /** The network's security policy; any setting left out is `reject`. */

@@ -12,7 +12,15 @@
  *   which also completes the job and injects the completion interrupt;
  * - passthrough: a real device per guest (its own requester id), driven by the guest directly;
  *   its DMA goes through the IOMMU domain of its requester id and its MSIs through the
- *   interrupt-remapping table;
+ *   interrupt-remapping table. Its MSI capability is configuration space, which the hypervisor
+ *   keeps (the MSI ports exit, and the guest's writes land in its view of the engine): with
+ *   remapping on, the real function's MSI ADDRESS is the remappable-format address of the
+ *   hypervisor's block of IRTEs for it (handle 256 n, SHV), and the real MSI DATA's bits 7:0 are
+ *   the VECTOR register the guest writes directly, a subhandle: IRTE 256 n + v delivers vector v
+ *   to the guest, if the requester is the device (SVT = 01, SID its requester id). What the guest
+ *   cannot keep from its device is a DMA write to the interrupt range (devices.ts): that message
+ *   reaches the IOMMU as written, and only the IRTEs' source validation and the blocking of
+ *   compatibility format keep it from another guest's handle or an unremapped vector;
  * - SR-IOV: one physical function (the hypervisor's) and a virtual function per guest, each
  *   with its own requester id, domain and remapping entry.
  *
@@ -29,6 +37,9 @@ import {
   dmaRead,
   dmaWrite,
   encodeDmaEngine,
+  MIN_MSI_VECTOR,
+  MSI_REG,
+  type MsiMessage,
 } from '../devices.ts';
 import type { PortBus } from '../exec.ts';
 import { PAGE_SIZE } from '../geometry.ts';
@@ -42,6 +53,7 @@ import {
   type IommuDomain,
   type IommuState,
   type RemapEntry,
+  remappableMsiAddress,
 } from './iommu.ts';
 import { guestBase, poolBase } from './layout.ts';
 import { type HostMachine, POOL, secondLevelTables, withGuest } from './machine.ts';
@@ -64,7 +76,30 @@ export interface PhysicalDevice {
   /** The guest it is assigned to; absent: the hypervisor keeps it (an SR-IOV PF). */
   readonly owner?: number;
   readonly engine: DmaEngine;
+  /**
+   * The real function's MSI ADDRESS as the hypervisor programmed it (absent: the engine's own):
+   * its completion MSI is then (this address, the engine's vector as the data), see `deviceMsi`.
+   */
+  readonly msiAddress?: number;
 }
+
+/**
+ * The completion MSI the real function writes when its engine (the guest's view) sends `m`: the
+ * guest's own, unless the hypervisor programmed the function's MSI ADDRESS, which then carries the
+ * VECTOR (m's data bits 7:0) as its data (the real MSI DATA's other bits are the hypervisor's:
+ * zero). A DMA write to the interrupt range is not this: the guest's message goes as written.
+ */
+export const deviceMsi = (dev: PhysicalDevice | undefined, m: MsiMessage): MsiMessage =>
+  dev?.msiAddress === undefined ? m : { address: dev.msiAddress, data: m.data & 0xff };
+
+/** The real functions assigned to guest `g`, in its device order. */
+export const assignedDevices = (h: HostMachine, g: number): readonly PhysicalDevice[] => {
+  const d = h.guests[g]?.devices;
+  return d?.kind === 'assigned' ? d.physical.map((p) => hostIo(h).devices[p]!) : [];
+};
+
+/** IRTEs the hypervisor gives each assigned function: one per vector, the block of function n at handle 256 n. */
+export const IRTES_PER_DEVICE = 256;
 
 /** The host's devices, its IOMMU, and interrupts the hypervisor kept. */
 export interface HostIo {
@@ -224,7 +259,10 @@ export const ioPortPassesThrough = (h: HostMachine, op: Op): boolean => {
   if (op.kind !== 'in' && op.kind !== 'out') return false;
   const d = h.guests[h.current]?.devices;
   if (!d) return false;
-  if (d.kind === 'assigned') return decodeDmaPort(op.port, d.physical.length) !== undefined;
+  if (d.kind === 'assigned') {
+    const at = decodeDmaPort(op.port, d.physical.length);
+    return at !== undefined && at.reg !== MSI_REG.ADDRESS && at.reg !== MSI_REG.DATA;
+  }
   if (d.kind === 'ring') {
     const at = decodeDmaPort(op.port, d.count);
     return at !== undefined && !(op.kind === 'out' && at.reg === DMA_REG.COMMAND);
@@ -266,6 +304,7 @@ export const initIo = (axes: DesignAxes, h0: HostMachine): HostMachine => {
   const sriov = io === 'sriov';
   const dmaRemapping = axes.iommu ?? true;
   const interruptRemapping = axes.interruptRemapping ?? true;
+  const svt = axes.irteSourceValidation ?? 'requester-id';
   const devices: PhysicalDevice[] = sriov
     ? [{ rid: SRIOV_PF_RID, function: 'pf', engine: { address: 0, data: 0, command: 0, vector: 0, status: 0 } }]
     : [];
@@ -291,9 +330,18 @@ export const initIo = (axes: DesignAxes, h0: HostMachine): HostMachine => {
     for (const engine of ctx.devices.engines) {
       const rid = sriov ? sriovVfRid(n) : passthroughRid(n);
       physical.push(devices.length);
-      devices.push({ rid, function: sriov ? 'vf' : 'device', owner: ctx.id, engine });
+      const handle = irt.length;
+      devices.push({
+        rid,
+        function: sriov ? 'vf' : 'device',
+        owner: ctx.id,
+        engine,
+        ...(interruptRemapping ? { msiAddress: remappableMsiAddress(handle, true) } : {}),
+      });
       if (dmaRemapping) domains.push({ rid, root });
-      if (interruptRemapping) irt.push({ sid: rid, guest: ctx.id });
+      if (interruptRemapping)
+        for (let v = 0; v < IRTES_PER_DEVICE; v++)
+          irt.push({ sid: rid, guest: ctx.id, present: v >= MIN_MSI_VECTOR, vector: v, svt, sq: 0 });
       else hostVectors.push({ vector: FIRST_DEVICE_HOST_VECTOR + n, guest: ctx.id });
       n++;
     }
@@ -303,7 +351,14 @@ export const initIo = (axes: DesignAxes, h0: HostMachine): HostMachine => {
     ...h,
     io: {
       devices,
-      iommu: { dmaRemapping, domains, interruptRemapping, irt, faults: [] },
+      iommu: {
+        dmaRemapping,
+        domains,
+        interruptRemapping,
+        irt,
+        faults: [],
+        ...(axes.compatibilityFormatInterrupts ? { compatibilityFormat: true } : {}),
+      },
       hostVectors,
       hostInterrupts: [],
     },

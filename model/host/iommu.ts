@@ -11,9 +11,26 @@
  * whose IOVA has no mapping, or a mapping without the right it needs (a device read needs R, a
  * device write W), is blocked: it reaches no memory and the IOMMU records a fault (VT-d §7.1:
  * non-recoverable address translation faults).
+ *
+ * Interrupt remapping (VT-d §5.1): a device's MSI is a message (address, data) written with its
+ * requester id (devices.ts). A compatibility-format message (address bit 4 = 0) is blocked while
+ * remapping is on, unless compatibility format is enabled (GSTS.CFIS), which lets it through
+ * unremapped. A remappable-format message (bit 4 = 1) names an entry of the interrupt-remapping
+ * table (IRT) by its handle (address bits 19:5 = handle[14:0], bit 2 = handle[15]; with SHV,
+ * bit 3, the data's bits 15:0 are a subhandle added to it); the entry (IRTE) must exist, be
+ * present, and accept the requester (its SID, SQ and SVT fields); it decides the destination and
+ * the vector. A message refused is blocked and recorded with its reason (VT-d §7.1.3, the
+ * interrupt-remapping fault conditions) unless the entry disables fault recording (FPD).
  */
 
-import { DMA_BLOCKED, DMA_NO_MEMORY, type DmaPort } from '../devices.ts';
+import {
+  DMA_BLOCKED,
+  DMA_NO_MEMORY,
+  type DmaPort,
+  MIN_MSI_VECTOR,
+  MSI_ADDRESS_BASE,
+  type MsiMessage,
+} from '../devices.ts';
 import { PAGE_SIZE } from '../geometry.ts';
 import { type PhysicalMemory, readWord, writeWord } from '../memory.ts';
 import { leafEntryAddress, type PagingFormat, walk, X86_32 } from '../paging.ts';
@@ -97,16 +114,59 @@ export interface IommuDomain {
   readonly root: number;
 }
 
-/** An interrupt-remapping table entry: MSIs whose source id is `sid` go to guest `guest`. */
+/**
+ * Source validation of an IRTE (its SVT field, VT-d §9.10): none (00), the requester id against
+ * SID under the SQ mask (01), or the requester's bus within SID's bus range (10: SID bits 15:8
+ * the first bus, 7:0 the last).
+ */
+export type SourceValidation = 'none' | 'requester-id' | 'bus-range';
+
+/**
+ * An interrupt-remapping table entry (VT-d §9.10, remapped format), indexed by handle: MSIs that
+ * name it go to guest `guest` (its destination) with vector `vector`. Entries written before the
+ * IRTE's fields existed (`{ sid, guest }`) are present, validate the requester id exactly
+ * (SVT = 01, SQ = 0), and deliver the vector of the message's data.
+ */
 export interface RemapEntry {
+  /** Source identifier (SID): the requester id, or a bus range under SVT = 10. */
   readonly sid: number;
+  /** The destination: the guest whose virtual CPU takes the interrupt. */
   readonly guest: number;
+  /** P; absent: present. */
+  readonly present?: boolean;
+  /** FPD: faults through this entry are not recorded (the request is still blocked). */
+  readonly fpd?: boolean;
+  /** The vector delivered; absent: the message data's bits 7:0. */
+  readonly vector?: number;
+  /** SVT; absent: requester-id. */
+  readonly svt?: SourceValidation;
+  /** SQ (with SVT = 01): 0 compares all 16 bits; 1, 2, 3 ignore function bits 2, 2:1, 2:0. */
+  readonly sq?: number;
 }
+
+/** Why interrupt remapping blocked a message (VT-d §7.1.3, fault reasons 21h, 22h, 25h, 26h). */
+export type InterruptFaultReason =
+  /** 21h: the interrupt index is past the table. */
+  | 'index-past-table'
+  /** 22h: the IRTE's present bit is clear. */
+  | 'not-present'
+  /** 25h: a compatibility-format request while compatibility format is disabled. */
+  | 'compatibility-blocked'
+  /** 26h: the requester id fails the IRTE's source validation. */
+  | 'source-validation';
 
 /** What the IOMMU recorded. */
 export type IommuFault =
   | { readonly kind: 'dma'; readonly rid: number; readonly address: number; readonly write: boolean }
-  | { readonly kind: 'interrupt'; readonly rid: number; readonly vector: number };
+  | {
+      readonly kind: 'interrupt';
+      readonly rid: number;
+      /** The data's bits 7:0 (the vector the message would carry in compatibility format). */
+      readonly vector: number;
+      /** For a message (address, data): why it was blocked, and the interrupt index it named. */
+      readonly reason?: InterruptFaultReason;
+      readonly index?: number;
+    };
 
 /** The IOMMU's configuration (set by the hypervisor) and its fault log. */
 export interface IommuState {
@@ -115,7 +175,10 @@ export interface IommuState {
   readonly domains: readonly IommuDomain[];
   /** Interrupt remapping on: MSIs go through `irt`. Off: an MSI's vector is a host vector. */
   readonly interruptRemapping: boolean;
+  /** The interrupt-remapping table, indexed by interrupt index (handle, plus subhandle). */
   readonly irt: readonly RemapEntry[];
+  /** GSTS.CFIS: compatibility-format messages pass unremapped while remapping is on (absent: blocked). */
+  readonly compatibilityFormat?: boolean;
   readonly faults: readonly IommuFault[];
 }
 
@@ -158,23 +221,132 @@ export interface HostVector {
   readonly guest: number;
 }
 
+/** A message's fields as interrupt remapping reads them (VT-d §5.1.2.1, §5.1.2.2). */
+export interface DecodedMsi {
+  /** Address bit 4: remappable (1) or compatibility (0) format. */
+  readonly remappable: boolean;
+  /** Remappable: handle[14:0] from address bits 19:5, handle[15] from bit 2. */
+  readonly handle: number;
+  /** Remappable: SHV, address bit 3. */
+  readonly subhandleValid: boolean;
+  /** Remappable: the interrupt index, handle + data bits 15:0 when SHV, else handle. */
+  readonly index: number;
+  /** Compatibility: destination ID, address bits 19:12. */
+  readonly destination: number;
+  /** Compatibility: the vector, data bits 7:0. */
+  readonly vector: number;
+}
+
+/** Decode a message's address and data (see `DecodedMsi`). */
+export const decodeMsi = (m: MsiMessage): DecodedMsi => {
+  const a = m.address >>> 0;
+  const handle = ((a >>> 5) & 0x7fff) | (((a >>> 2) & 1) << 15);
+  const subhandleValid = (a & (1 << 3)) !== 0;
+  return {
+    remappable: (a & (1 << 4)) !== 0,
+    handle,
+    subhandleValid,
+    index: subhandleValid ? handle + (m.data & 0xffff) : handle,
+    destination: (a >>> 12) & 0xff,
+    vector: m.data & 0xff,
+  };
+};
+
+/** The remappable-format address naming `handle` (with SHV when `subhandleValid`), as a hypervisor programs it. */
+export const remappableMsiAddress = (handle: number, subhandleValid: boolean): number =>
+  (MSI_ADDRESS_BASE |
+    ((handle & 0x7fff) << 5) |
+    (1 << 4) |
+    (subhandleValid ? 1 << 3 : 0) |
+    (((handle >>> 15) & 1) << 2)) >>>
+  0;
+
+/** Does `entry`'s source validation accept requester `rid` (VT-d §9.10, SVT / SQ / SID)? */
+export const sourceValid = (entry: RemapEntry, rid: number): boolean => {
+  switch (entry.svt ?? 'requester-id') {
+    case 'none':
+      return true;
+    case 'bus-range': {
+      const bus = (rid >>> 8) & 0xff;
+      return bus >= ((entry.sid >>> 8) & 0xff) && bus <= (entry.sid & 0xff);
+    }
+    default: {
+      // SQ 1..3 ignore function-number bits 2, 2:1, 2:0 of the requester id.
+      const ignore = [0, 0b100, 0b110, 0b111][entry.sq ?? 0] ?? 0;
+      return ((entry.sid ^ rid) & ~ignore & 0xffff) === 0;
+    }
+  }
+};
+
+/** Where a message goes, and for a blocked one why and whether the fault is recorded. */
+export type MsiRoute =
+  | Exclude<MsiTarget, { kind: 'blocked' }>
+  | {
+      readonly kind: 'blocked';
+      readonly reason: InterruptFaultReason | 'illegal-vector';
+      readonly index?: number;
+      /** False when the IRTE's FPD is set, or when the CPU, not the IOMMU, discarded it (an illegal vector). */
+      readonly recorded: boolean;
+    };
+
+/** A message the CPU receives unremapped: a host vector (forwarded to its guest or kept), vectors 0..15 discarded. */
+const unremapped = (hostVectors: readonly HostVector[], vector: number): MsiRoute => {
+  if (vector < MIN_MSI_VECTOR) return { kind: 'blocked', reason: 'illegal-vector', recorded: false };
+  const hv = hostVectors.find((x) => x.vector === vector);
+  return hv ? { kind: 'guest', guest: hv.guest, vector } : { kind: 'host', vector };
+};
+
 /**
- * Route an MSI from requester `rid` carrying `vector`. With interrupt remapping, the table entry
- * whose source id matches sends it to its guest, with the vector the device was given (the
- * guest's own vector space, as posted interrupts do); no entry: blocked. Without remapping, the
- * vector is a host vector: the hypervisor forwards it to the guest it assigned that vector to,
- * and keeps every other vector (its own timer's among them).
+ * Route message `m` written by requester `rid` (VT-d §5.1). Remapping off: the data's vector is a
+ * host vector. Remapping on: compatibility format is blocked unless `compatibilityFormat` (CFIS),
+ * which passes it unremapped; remappable format looks up the IRTE its interrupt index names: past
+ * the table, not present, or a requester its source validation refuses: blocked.
  */
-export const routeMsi = (
+export const routeMsiMessage = (
   iommu: IommuState,
   hostVectors: readonly HostVector[],
   rid: number,
-  vector: number,
-): MsiTarget => {
+  m: MsiMessage,
+): MsiRoute => {
+  const d = decodeMsi(m);
+  if (!iommu.interruptRemapping) return unremapped(hostVectors, d.vector);
+  if (!d.remappable)
+    return iommu.compatibilityFormat
+      ? unremapped(hostVectors, d.vector)
+      : { kind: 'blocked', reason: 'compatibility-blocked', recorded: true };
+  const e = iommu.irt[d.index];
+  if (!e) return { kind: 'blocked', reason: 'index-past-table', index: d.index, recorded: true };
+  const recorded = !e.fpd;
+  if (e.present === false) return { kind: 'blocked', reason: 'not-present', index: d.index, recorded };
+  if (!sourceValid(e, rid)) return { kind: 'blocked', reason: 'source-validation', index: d.index, recorded };
+  return { kind: 'guest', guest: e.guest, vector: e.vector ?? d.vector };
+};
+
+/**
+ * Route an MSI from requester `rid`: a message (address, data), see `routeMsiMessage`; or, as
+ * before messages existed, a bare `vector`: with interrupt remapping, the first present table
+ * entry whose source id matches sends it to its guest with that vector (the guest's own vector
+ * space, as posted interrupts do); no entry: blocked. Without remapping, the vector is a host
+ * vector: the hypervisor forwards it to the guest it assigned that vector to, and keeps every
+ * other vector (its own timer's among them).
+ */
+export function routeMsi(iommu: IommuState, hostVectors: readonly HostVector[], rid: number, vector: number): MsiTarget;
+export function routeMsi(iommu: IommuState, hostVectors: readonly HostVector[], rid: number, m: MsiMessage): MsiTarget;
+export function routeMsi(
+  iommu: IommuState,
+  hostVectors: readonly HostVector[],
+  rid: number,
+  msi: number | MsiMessage,
+): MsiTarget {
+  if (typeof msi !== 'number') {
+    const r = routeMsiMessage(iommu, hostVectors, rid, msi);
+    return r.kind === 'blocked' ? { kind: 'blocked' } : r;
+  }
+  const vector = msi;
   if (iommu.interruptRemapping) {
-    const e = iommu.irt.find((x) => x.sid === rid);
+    const e = iommu.irt.find((x) => x.sid === rid && x.present !== false);
     return e ? { kind: 'guest', guest: e.guest, vector } : { kind: 'blocked' };
   }
   const hv = hostVectors.find((x) => x.vector === vector);
   return hv ? { kind: 'guest', guest: hv.guest, vector } : { kind: 'host', vector };
-};
+}

@@ -44,7 +44,9 @@ import { EMPTY_TLB } from '../tlb.ts';
 import type { Design, DesignAxes, HypervisorEntry } from './design.ts';
 import { buildEpt, EPT_BITS, eptLeaf, eptPort, setEptRights } from './ept.ts';
 import {
+  assignedDevices,
   assignedRids,
+  deviceMsi,
   guestDeviceEngines,
   hostIo,
   initIo,
@@ -52,7 +54,7 @@ import {
   ringBus,
   withGuestDeviceEngines,
 } from './io.ts';
-import { iommuPort, iommuRightsOfEpt, mapIova, routeMsi } from './iommu.ts';
+import { iommuPort, iommuRightsOfEpt, type MsiTarget, mapIova, routeMsi, routeMsiMessage } from './iommu.ts';
 import { guestBase, HV_FRAME, HV_LINEAR, hostFrames, poolBase, regionFrames } from './layout.ts';
 import { type HostMachine, POOL, secondLevelTables, withGuest } from './machine.ts';
 import { networkBackEnd } from './net/index.ts';
@@ -514,14 +516,39 @@ export const deviceInterrupt = (
   if (exit.blocked)
     faults = [...faults, { kind: 'dma', rid, address: exit.blocked.address, write: exit.blocked.write }];
   let hostInterrupts = io.hostInterrupts;
-  const target = exit.vector === undefined ? undefined : routeMsi(io.iommu, io.hostVectors, rid, exit.vector);
-  if (target?.kind === 'blocked') faults = [...faults, { kind: 'interrupt', rid, vector: exit.vector! }];
-  if (target?.kind === 'host') hostInterrupts = [...hostInterrupts, { rid, vector: target.vector }];
-  const h1: HostMachine =
+  const targets: MsiTarget[] = [];
+  if (exit.message === undefined && exit.request === undefined) {
+    // An exit built without messages (a bare vector): routed by source id, as before messages existed.
+    const target = exit.vector === undefined ? undefined : routeMsi(io.iommu, io.hostVectors, rid, exit.vector);
+    if (target?.kind === 'blocked') faults = [...faults, { kind: 'interrupt', rid, vector: exit.vector! }];
+    if (target) targets.push(target);
+  } else {
+    const dev = assignedDevices(h, h.current)[exit.device];
+    const sent = [exit.request, exit.message && deviceMsi(dev, exit.message)];
+    for (const m of sent) {
+      if (!m) continue;
+      const r = routeMsiMessage(io.iommu, io.hostVectors, rid, m);
+      if (r.kind !== 'blocked') targets.push(r);
+      else if (r.recorded && r.reason !== 'illegal-vector')
+        faults = [
+          ...faults,
+          {
+            kind: 'interrupt',
+            rid,
+            vector: m.data & 0xff,
+            reason: r.reason,
+            ...(r.index === undefined ? {} : { index: r.index }),
+          },
+        ];
+    }
+  }
+  for (const t of targets) if (t.kind === 'host') hostInterrupts = [...hostInterrupts, { rid, vector: t.vector }];
+  let h1: HostMachine =
     faults === io.iommu.faults && hostInterrupts === io.hostInterrupts
       ? h
       : { ...h, io: { ...io, iommu: { ...io.iommu, faults }, hostInterrupts } };
-  return target?.kind === 'guest' ? injectInterrupt(d, h1, target.guest, target.vector) : h1;
+  for (const t of targets) if (t.kind === 'guest') h1 = injectInterrupt(d, h1, t.guest, t.vector);
+  return h1;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import {
   type Design,
   type DmaEngine,
   differingFrames,
+  dmaMsiMessage,
   formatEflags,
   formatOp,
   frameWords,
@@ -154,6 +155,13 @@ const engineFields = (e: DmaEngine | undefined, d: number): FieldValue[] =>
           name: `device ${d} job`,
           value: e.job ? `${e.job.toMemory ? 'write' : 'read'} ${hex(e.job.address)}` : 'none',
         },
+        // The MSI registers only once written (an engine driven through VECTOR alone shows as before).
+        ...(e.msiAddress === undefined && e.msiData === undefined
+          ? []
+          : [
+              { name: `device ${d} MSI ADDRESS`, value: hex(dmaMsiMessage(e).address) },
+              { name: `device ${d} MSI DATA`, value: hex(dmaMsiMessage(e).data) },
+            ]),
       ];
 
 const nicFields = (n: Nic | undefined): FieldValue[] =>

@@ -203,11 +203,25 @@ describe('SR-IOV: a virtual function per guest', () => {
       [0x1002, 128 + 6],
       [0x1003, 192 + 6],
     ]);
-    expect(io.iommu.irt).toEqual([
-      { sid: 0x1001, guest: 0 },
-      { sid: 0x1002, guest: 1 },
-      { sid: 0x1003, guest: 2 },
+    // One block of 256 IRTEs per VF (handle 256 n), entry v delivering vector v; vectors 0..15 are
+    // not valid MSI vectors, so those entries are not present. The VF's real MSI ADDRESS names its
+    // block in remappable format with SHV (VT-d §5.1.2.2): 0xFEE00000 | handle[14:0] << 5 | 1 << 4 | 1 << 3.
+    expect(io.iommu.irt.length).toBe(3 * 256);
+    expect(io.iommu.irt[256 + 0x31]).toEqual({
+      sid: 0x1002,
+      guest: 1,
+      present: true,
+      vector: 0x31,
+      svt: 'requester-id',
+      sq: 0,
+    });
+    expect(io.iommu.irt[512 + 15]?.present).toBe(false);
+    expect(io.iommu.irt.filter((e) => e.present).map((e) => e.sid)).toEqual([
+      ...Array(240).fill(0x1001),
+      ...Array(240).fill(0x1002),
+      ...Array(240).fill(0x1003),
     ]);
+    expect(io.devices.map((d) => d.msiAddress)).toEqual([undefined, 0xfee0_0018, 0xfee0_2018, 0xfee0_4018]);
     const h = runHosted(sriov, h0, [
       ...program(2, GPA, 7, 0x31),
       complete(2),

@@ -44,6 +44,24 @@ const wire = (src: number, dst: number): number => ((src << 24) | (dst << 16)) >
 
 /** Hand witnesses, one per mutant, each following the mutant's own `minimalWhy`. */
 const WITNESSES: Record<string, Scenario> = {
+  // VT-d §5.1.2.2 remappable format: 0xFEE00000 | handle[14:0] << 5 | 1 << 4 (SHV = 0), handle
+  // 0x131 = guest 1's block (256) + vector 0x31; bits 1:0 = 3 double as START | TO_MEMORY.
+  'passthrough-irte-no-source-validation': one(
+    [dev({ regs: [0xfee0_0000 + (0x131 << 5) + 0x10 + 3, 0, 0, 0] }), dev()],
+    [0, { kind: 'out', port: PORT.ADDRESS }],
+    [0, { kind: 'out', port: PORT.COMMAND }],
+    [0, dma()],
+    [1, { kind: 'load', dst: 1, va: P }],
+  ),
+  // SDM §11.11: 0xFEE00020 is the interrupt range with address bit 4 = 0 (compatibility format);
+  // the same word as DATA carries vector 0x23; bits 1:0 = 3 are START | TO_MEMORY.
+  'passthrough-compatibility-format-enabled': one(
+    [dev({ regs: [0xfee0_0023, 0, 0, 0] })],
+    [0, { kind: 'out', port: 0x41 }],
+    [0, { kind: 'out', port: PORT.ADDRESS }],
+    [0, { kind: 'out', port: PORT.COMMAND }],
+    [0, dma()],
+  ),
   'shadow-cr3-store-not-exiting': one([plain()], [0, { kind: 'movFromCr', dst: 0, cr: 3 }]),
   // CR0 = PE | ET | PG, WP cleared (SDM Vol. 3A §2.5).
   'shadow-cr0-wp-guest-owned': one([plain()], [0, { kind: 'movToCr0', value: 0x8000_0011 }]),
