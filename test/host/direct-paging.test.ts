@@ -2,7 +2,8 @@
  * Direct paging (xen-pv): Xen's type rules and hypercalls (model/host/direct-paging.ts) and the PV
  * kernel on top of them (model/host/pv-kernel.ts). Expected values are derived by hand from the
  * boot layout (model/boot.ts: frame 0 the directory, 1..4 the page tables, 5 the system page,
- * data(d, t) = 6 + 4d + t, 22..31 spare; window page (0,0) maps page table 0, (0,1) the directory)
+ * data(d, t) = 6 + 4d + t, 22 the kernel stack and 23 the user stack (both mapped writable in the
+ * last directory slot's table, boot.ts stackPages), 24..31 spare; window page (0,0) maps page table 0, (0,1) the directory)
  * and from Xen's rules as xen/arch/x86/mm.c states them (cited per test). A guest's machine frame
  * is 0x400 + its frame (guest 0's region starts at host frame 1024, model/host/layout.ts).
  */
@@ -78,11 +79,11 @@ describe('booting a guest on direct paging (the domain builder and the first bas
     const p = pages(h);
     expect(p[PD]).toMatchObject({ type: 'l2', count: 2, pinned: true, validated: true });
     for (let d = 0; d < 4; d++) expect(p[pt(d)]).toMatchObject({ type: 'l1', count: 1, validated: true });
-    // Writable mappings: the system page (3,3) and data pages (0,2)..(3,2), frames 8..20.
+    // Writable mappings: the system page (3,3), data pages (0,2)..(3,2), frames 8..20, and the two stack pages, 22 and 23.
     const writable = Object.entries(p)
       .filter(([, x]) => x.type === 'writable' && x.count > 0)
       .map(([k]) => Number(k) - M);
-    expect(writable.sort((a, b) => a - b)).toEqual([5, ...Array.from({ length: 13 }, (_, i) => 8 + i)]);
+    expect(writable.sort((a, b) => a - b)).toEqual([5, ...Array.from({ length: 13 }, (_, i) => 8 + i), 22, 23]);
   });
 });
 
@@ -208,18 +209,18 @@ describe("the PV kernel: a scenario's operations as hypercalls", () => {
   });
 
   it('MOV CR3 to another directory pins it, switches, unpins the old one and writes the old tables back', () => {
-    const op: Op = { kind: 'movToCr3', value: 22 * 4096 };
+    const op: Op = { kind: 'movToCr3', value: 24 * 4096 };
     const h = hostStep(xenPv, boot(), op);
     expect(hypercallsOf(h, 0, 0).slice(0, 3)).toEqual([
-      'mmuext_op(PIN_L2_TABLE, mfn=0x00416) -> ok',
-      'mmuext_op(NEW_BASEPTR, mfn=0x00416) -> ok',
+      'mmuext_op(PIN_L2_TABLE, mfn=0x00418) -> ok',
+      'mmuext_op(NEW_BASEPTR, mfn=0x00418) -> ok',
       'mmuext_op(UNPIN_TABLE, mfn=0x00400) -> ok',
     ]);
     // The old directory and tables are ordinary memory again, in the guest's frame numbers.
     for (const f of [PD, pt(0), pt(1), pt(2), pt(3)]) expect(pages(h)[f]!.count).toBe(0);
     expect(readWord(h.memory, pa(PD, 0))).toBe(0x1007);
     expect(readWord(h.memory, pa(pt(0), 2))).toBe(0x8007);
-    expect(h.cpu.cr3).toBe(0x416 << 12);
+    expect(h.cpu.cr3).toBe(0x418 << 12);
     expect(sameArchitecturalState(guestView(xenPv, h, 0), bare(bootMachine(), [op]))).toBe(true);
   });
 
@@ -319,7 +320,7 @@ describe('each direct-paging mutant on its hand witness: the failure or its trac
   });
 
   it('xen-pv-unpin-keeps-type: an equivalence failure; the trace shows UNPIN_TABLE accepted, then the write-back refused', () => {
-    const w = scenario([0, 0, 0, 0], 1, { kind: 'movToCr3', value: 22 * 4096 });
+    const w = scenario([0, 0, 0, 0], 1, { kind: 'movToCr3', value: 24 * 4096 });
     const f = checkScenario(xenPvUnpinKeepsType, 'equivalence', w);
     // Bare metal's old directory holds PDE 0 = page table 0 (frame 1) | 7; the guest sees the machine frame.
     expect(f?.message).toContain('memory GPA 0x00000000: bare metal 0x00001007, design 0x00401007');

@@ -244,7 +244,8 @@ describe.each([
   });
 
   it('the shards of a check, merged, and bad input: one line, exit 2', async () => {
-    const common = ['check', '--design', 'classic', '--property', 'equivalence', '--runs', '5', '--seed', '1'];
+    // classic fails equivalence in one instruction; seed 1 finds it at its 6th scenario (half the scenarios are histories).
+    const common = ['check', '--design', 'classic', '--property', 'equivalence', '--runs', '50', '--seed', '1'];
     const shards = await Promise.all(
       [1, 2].map((k) =>
         hyperprop(
