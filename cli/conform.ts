@@ -13,6 +13,7 @@ import {
   buildKernel,
   type CampaignStats,
   checkSequence,
+  emptyCampaignStats,
   type Finding,
   kvmDeviceProblem,
   kvmUnusableReason,
@@ -226,22 +227,7 @@ export const registerConform = (program: Command): void => {
       const showIfDue = () => {
         if (progress && performance.now() - shown >= every) show();
       };
-      latest = {
-        sequences: 0,
-        operations: 0,
-        agreed: 0,
-        guardStops: 0,
-        disagreements: 0,
-        crashes: 0,
-        inconclusive: 0,
-        deviations: {},
-        followed: {},
-        frames: { delivered: 0, withErrorCode: 0, byVector: {} },
-        boots: 0,
-        accel: 'none',
-        wallMs: 0,
-        qemuMs: 0,
-      };
+      latest = emptyCampaignStats();
       const result = await runCampaign(
         (i) => {
           const n = Math.min(batch, runs - i * batch);

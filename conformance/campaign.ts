@@ -123,6 +123,24 @@ export const checkBoot = (
   }
 };
 
+/** A campaign's statistics before its first boot: nothing run, no accelerator yet. */
+export const emptyCampaignStats = (): CampaignStats => ({
+  sequences: 0,
+  operations: 0,
+  agreed: 0,
+  guardStops: 0,
+  disagreements: 0,
+  crashes: 0,
+  inconclusive: 0,
+  deviations: {},
+  followed: {},
+  frames: { delivered: 0, withErrorCode: 0, byVector: {} },
+  boots: 0,
+  accel: 'none',
+  wallMs: 0,
+  qemuMs: 0,
+});
+
 /** Run every sequence from `source` (a batch at a time) and check it. */
 export const runCampaign = async (
   source: (batchIndex: number) => Sequence[] | undefined,
@@ -130,22 +148,7 @@ export const runCampaign = async (
 ): Promise<CampaignResult> => {
   const ref = options.reference ?? REFERENCE;
   const started = performance.now();
-  const stats: CampaignStats = {
-    sequences: 0,
-    operations: 0,
-    agreed: 0,
-    guardStops: 0,
-    disagreements: 0,
-    crashes: 0,
-    inconclusive: 0,
-    deviations: {},
-    followed: {},
-    frames: { delivered: 0, withErrorCode: 0, byVector: {} },
-    boots: 0,
-    accel: 'none',
-    wallMs: 0,
-    qemuMs: 0,
-  };
+  const stats = emptyCampaignStats();
   const findings: Finding[] = [];
   // Batches to run: from the source, plus the rest of a batch whose boot died part-way. While
   // QEMU runs one batch (another process, the other core), the previous one is checked and the

@@ -190,10 +190,17 @@ export const stepWith = (
  * Deliver the machine's pending external interrupts that its EFLAGS.IF and STI shadow allow, as
  * at an instruction boundary: how a hypervisor's event injection on VM entry behaves.
  */
-export const deliverPending = (machine: Machine, hw: Hardware = defaultHardware(machine)): Successor => {
+export const deliverPending = (machine: Machine, hw: Hardware = defaultHardware(machine)): Successor =>
+  atBoundary(machine, hw, interruptBoundary);
+
+/**
+ * Run `deliverAt` on `machine` at an instruction boundary: what it delivers is the successor's
+ * events; a VM exit it raises (a delivery the hypervisor intercepts) is the successor's exit.
+ */
+const atBoundary = (machine: Machine, hw: Hardware, deliverAt: (x: Exec) => void): Successor => {
   const x = startExec(machine, CANONICAL, hw);
   try {
-    interruptBoundary(x);
+    deliverAt(x);
   } catch (e) {
     if (!isVmExit(e)) throw e;
     return {
@@ -230,7 +237,6 @@ export const deliverEvent = (
   hw: Hardware = defaultHardware(machine),
 ): Successor => {
   if (machine.cpu.run === 'shutdown') return { machine, outcome: { status: 'shutdown', events: [] } };
-  const x = startExec(machine, CANONICAL, hw);
   const eip = machine.cpu.eip;
   const pending: PendingEvent =
     ev.type === 'external'
@@ -243,19 +249,7 @@ export const deliverEvent = (
             errorCode: ev.errorCode ?? 0,
             ...(ev.address === undefined ? {} : { address: ev.address >>> 0 }),
           };
-  try {
-    deliver(x, pending);
-  } catch (e) {
-    if (!isVmExit(e)) throw e;
-    return {
-      machine: finishExec(x),
-      outcome: { status: 'exit', events: x.events, exit: e.info, exitPhase: 'boundary' },
-    };
-  }
-  return {
-    machine: finishExec(x),
-    outcome: { status: x.cpu.run === 'shutdown' ? 'shutdown' : 'event', events: x.events },
-  };
+  return atBoundary(machine, hw, (x) => deliver(x, pending));
 };
 
 /** Mark an external interrupt vector pending. */
