@@ -118,6 +118,7 @@ export const MOTIF_NAMES = [
   'doubleFetch',
   'inFlight',
 ] as const;
+/** The name of one motif (MOTIF_NAMES): a scenario feature that `ScenarioOptions.motifs` may keep or leave out. */
 export type MotifName = (typeof MOTIF_NAMES)[number];
 
 const dmaPort = (reg: number) => DMA_PORT_BASE + reg;
