@@ -46,6 +46,7 @@ import {
   hex,
   INSTRUCTION_KINDS,
   type Machine,
+  MSI_REG,
   NOT_INNOCUOUS,
   type OpKind,
   PAGE_SIZE,
@@ -248,7 +249,10 @@ const passedThrough = (d: Design, s: TraceStep, before: () => Machine): boolean 
   if (d.axes.cpu !== 'hardware-assisted' || (s.op.kind !== 'in' && s.op.kind !== 'out')) return false;
   const io = d.axes.io ?? 'emulated';
   const at = decodeDmaPort(s.op.port, before().devices?.length ?? 0);
-  if (at && (io === 'passthrough' || io === 'sriov')) return true;
+  // An assigned device's MSI address and data are the hypervisor's to program (the MSI capability
+  // in configuration space, which VFIO emulates): those ports exit by design.
+  const msi = at !== undefined && (at.reg === MSI_REG.ADDRESS || at.reg === MSI_REG.DATA);
+  if (at && !msi && (io === 'passthrough' || io === 'sriov')) return true;
   if (at && io === 'paravirtual') return !(s.op.kind === 'out' && at.reg === DMA_REG.COMMAND);
   return d.axes.net === 'sriov' && before().nic !== undefined && decodeNicPort(s.op.port) !== undefined;
 };
