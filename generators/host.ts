@@ -21,6 +21,7 @@ import {
   PAGE_SIZE,
   systemPageLinear,
 } from '../model/index.ts';
+import { arbCapacityMotif, arbWarmMotif, arbWindowMotif } from './boundaries.ts';
 import { arbDmaAddress, arbDmaTransfer } from './io.ts';
 import { arbGuestSpec, arbOp, arbOpOfKind, arbPteValue, DEFAULT_KIND_WEIGHTS, type GuestSpec } from './reference.ts';
 
@@ -64,10 +65,22 @@ export interface ScenarioOptions {
    * swarm over motif families).
    */
   readonly histories?: number;
+  /**
+   * The share of biased scenarios (0 to 1; default BOUNDARY_SHARE) that draw the boundary motifs
+   * (`capacity`, `window`, `warmCache`: generators/boundaries.ts), taken from the scenarios that
+   * draw neither family (so the history share is unchanged while the two shares add up to 1 at most).
+   */
+  readonly boundaries?: number;
 }
 
 /** The history motifs (`ScenarioOptions.histories`). */
 export const HISTORY_MOTIFS: readonly MotifName[] = ['retype', 'retire', 'doubleFetch', 'inFlight'];
+
+/** The boundary motifs (`ScenarioOptions.boundaries`): capacity, one-instruction windows, warmed caches. */
+export const BOUNDARY_MOTIFS: readonly MotifName[] = ['capacity', 'window', 'warmCache'];
+
+/** The share of biased scenarios that draw the boundary motifs, chosen by measurement (bench/RESULTS.md). */
+export const BOUNDARY_SHARE = 0.25;
 
 /** The share of biased scenarios that draw the history motifs, chosen by measurement (bench/RESULTS.md). */
 export const HISTORY_SHARE = 0.5;
@@ -117,6 +130,9 @@ export const MOTIF_NAMES = [
   'retire',
   'doubleFetch',
   'inFlight',
+  'capacity',
+  'window',
+  'warmCache',
 ] as const;
 /** The name of one motif (MOTIF_NAMES): a scenario feature that `ScenarioOptions.motifs` may keep or leave out. */
 export type MotifName = (typeof MOTIF_NAMES)[number];
@@ -235,17 +251,36 @@ const arbHistoryMotif = (
   return all.length === 0 ? undefined : fc.oneof(...all);
 };
 
+/**
+ * A motif by name: its operations and, when it switches guests, for each operation the guest that
+ * runs it relative to the run's own (0 the same, 1 the next one; generators/boundaries.ts).
+ */
+export interface TaggedMotif {
+  readonly name: MotifName;
+  readonly ops: Op[];
+  readonly guests?: readonly number[];
+}
+
 /** Motifs with their names (`arbMotif` without them). */
-export const arbTaggedMotif = (
-  g: Geometry,
-  only: readonly MotifName[] = MOTIF_NAMES,
-): fc.Arbitrary<{ readonly name: MotifName; readonly ops: Op[] }> => {
+export const arbTaggedMotif = (g: Geometry, only: readonly MotifName[] = MOTIF_NAMES): fc.Arbitrary<TaggedMotif> => {
   const listed = arbListedMotif(g, only);
   const history = arbHistoryMotif(g, only);
+  const boundary = arbBoundaryMotif(g, only);
   return fc.oneof(
     ...(listed ? [{ weight: 3, arbitrary: listed }] : []),
     ...(history ? [{ weight: 1, arbitrary: history }] : []),
+    ...(boundary ? [{ weight: 1, arbitrary: boundary }] : []),
   );
+};
+
+/** The boundary motifs (generators/boundaries.ts), by name. */
+const arbBoundaryMotif = (g: Geometry, only: readonly MotifName[]): fc.Arbitrary<TaggedMotif> | undefined => {
+  const all = [
+    { weight: 1, arbitrary: arbCapacityMotif(g).map((m): TaggedMotif => ({ name: 'capacity', ...m })) },
+    { weight: 1, arbitrary: arbWindowMotif(g).map((m): TaggedMotif => ({ name: 'window', ...m })) },
+    { weight: 1, arbitrary: arbWarmMotif(g).map((m): TaggedMotif => ({ name: 'warmCache', ...m })) },
+  ].filter((_, i) => only.includes(BOUNDARY_MOTIFS[i]!));
+  return all.length === 0 ? undefined : fc.oneof(...all);
 };
 
 /** The step-level motifs (stale translation, masked tick, DMA transfer), by name. */
@@ -300,9 +335,9 @@ export const arbScenario = (o: ScenarioOptions = {}): fc.Arbitrary<Scenario> => 
   const kinds = o.kinds ?? OP_KINDS;
   const biased = o.values !== 'uniform' && o.kinds === undefined;
   const motifs = o.motifs ?? MOTIF_NAMES;
-  type Run = { readonly motif?: MotifName; readonly ops: Op[] };
-  const tagged = (a: fc.Arbitrary<{ readonly name: MotifName; readonly ops: Op[] }>): fc.Arbitrary<Run> =>
-    a.map((m) => ({ motif: m.name, ops: m.ops }));
+  type Run = { readonly motif?: MotifName; readonly ops: Op[]; readonly guests?: readonly number[] };
+  const tagged = (a: fc.Arbitrary<TaggedMotif>): fc.Arbitrary<Run> =>
+    a.map((m) => (m.guests ? { motif: m.name, ops: m.ops, guests: m.guests } : { motif: m.name, ops: m.ops }));
   const weighted = (runs: readonly { weight: number; arbitrary: fc.Arbitrary<Run> | undefined }[]) => {
     const present = runs.filter(
       (r): r is { weight: number; arbitrary: fc.Arbitrary<Run> } => r.arbitrary !== undefined,
@@ -330,13 +365,21 @@ export const arbScenario = (o: ScenarioOptions = {}): fc.Arbitrary<Scenario> => 
         geometry: g,
         // Ring compression runs guest rings 0-2 at ring 1; generated guests start at CPL 0 or 3.
         guests,
-        ops: runs.flatMap(([guest, r]) => r.ops.map((x) => ({ guest: guest % guests.length, op: x }))).slice(0, maxOps),
+        ops: runs
+          .flatMap(([guest, r]) =>
+            r.ops.map((x, i) => ({ guest: (guest + (r.guests?.[i] ?? 0)) % guests.length, op: x })),
+          )
+          .slice(0, maxOps),
       }));
   if (!biased) {
     const op = o.values === 'uniform' ? fc.oneof(...kinds.map((k) => arbOpUniform(g, k))) : arbOp(g, kinds);
     return scenarioOf(fc.array(op, { minLength: 1, maxLength: 4 }).map((ops) => ({ ops })));
   }
   const historyShare = Math.round(Math.min(1, Math.max(0, o.histories ?? HISTORY_SHARE)) * 100);
+  const boundaryShare = Math.min(
+    100 - historyShare,
+    Math.round(Math.min(1, Math.max(0, o.boundaries ?? BOUNDARY_SHARE)) * 100),
+  );
   /**
    * Biased scenarios whose runs draw only from `opKinds` (plain runs: each operation its own kind's
    * feature) and the motifs `used` (each a feature by its name); undefined when neither is left.
@@ -359,13 +402,28 @@ export const arbScenario = (o: ScenarioOptions = {}): fc.Arbitrary<Scenario> => 
           { weight: 1, arbitrary: tagged(history) },
         ])
       : undefined;
-    // The history motifs in a share of the scenarios; the others are drawn exactly as before them.
-    if (!historyRun || historyShare === 0) return stepRun && scenarioOf(stepRun);
-    if (historyShare === 100 || !stepRun) return scenarioOf(historyRun);
-    return fc.oneof(
-      { weight: 100 - historyShare, arbitrary: scenarioOf(stepRun) },
-      { weight: historyShare, arbitrary: scenarioOf(historyRun) },
-    );
+    // The boundary motifs are long (a capacity run touches every page): plain 6, step-level 2, boundary 2.
+    const boundary = arbBoundaryMotif(g, used);
+    const boundaryRun = boundary
+      ? weighted([
+          { weight: 6, arbitrary: plainRun },
+          { weight: 2, arbitrary: listed && tagged(listed) },
+          { weight: 2, arbitrary: tagged(boundary) },
+        ])
+      : undefined;
+    // The history motifs in a share of the scenarios, the boundary motifs in another; the others
+    // are drawn exactly as before either existed.
+    const families = [
+      { weight: historyShare, arbitrary: historyRun && scenarioOf(historyRun) },
+      { weight: boundaryShare, arbitrary: boundaryRun && scenarioOf(boundaryRun) },
+    ].filter((f): f is { weight: number; arbitrary: fc.Arbitrary<Scenario> } => f.weight > 0 && !!f.arbitrary);
+    const stepShare = 100 - families.reduce((a, f) => a + f.weight, 0);
+    const all = [
+      ...(stepRun && stepShare > 0 ? [{ weight: stepShare, arbitrary: scenarioOf(stepRun) }] : []),
+      ...families,
+    ];
+    if (all.length === 0) return stepRun && scenarioOf(stepRun);
+    return all.length === 1 ? all[0]!.arbitrary : fc.oneof(...all);
   };
   const every = biasedOf(kinds, motifs)!;
   // Swarm testing: a share of the scenarios draws a subset of the features (each operation kind

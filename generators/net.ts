@@ -13,6 +13,7 @@
  */
 import fc from 'fast-check';
 import {
+  BRIDGE_LEARNED_LIMIT,
   BROADCAST_MAC,
   bootFrames,
   DEFAULT_GEOMETRY,
@@ -22,13 +23,14 @@ import {
   NIC_CONTROL,
   NIC_PORT_BASE,
   NIC_REG,
+  NIC_RX_LIMIT,
   type Op,
   type OpKind,
   PAGE_SIZE,
   type Reg,
   TIMER_VECTOR,
 } from '../model/index.ts';
-import type { Scenario } from './host.ts';
+import type { MotifName, Scenario } from './host.ts';
 import { arbGuestSpec, arbOpOfKind } from './reference.ts';
 
 /** Guest g's card's MAC in generated scenarios. */
@@ -37,6 +39,11 @@ export const guestMac = (g: number): number => 0x10 + g;
 export const WORLD_MACS: readonly number[] = [0xe0, 0xe1];
 /** A MAC no card and no outside host has. */
 export const UNKNOWN_MAC = 0x77;
+/**
+ * Source MACs of a capacity run's flood (the macof class): FLOOD_MAC_BASE + i, distinct from the
+ * guests', the outside hosts', the unknown one and broadcast.
+ */
+export const FLOOD_MAC_BASE = 0x80;
 
 /** Who a MAC in a generated frame stands for, resolved once the guest and the guest count are known. */
 type MacRole = 'self' | 'next' | 'prev' | 'broadcast' | 'world' | 'unknown' | { readonly literal: number };
@@ -75,7 +82,22 @@ type NetRun =
   | { readonly kind: 'control'; readonly promiscuous: boolean; readonly vector: number }
   | { readonly kind: 'receive'; readonly status: boolean }
   | { readonly kind: 'world'; readonly src: MacRole; readonly dst: MacRole; readonly payload: number }
-  | { readonly kind: 'ops'; readonly ops: readonly Op[] };
+  | { readonly kind: 'ops'; readonly ops: readonly Op[] }
+  /**
+   * The `capacity` motif: drive a bounded table past its limit, then use what it should still
+   * hold. `table`: frames from the outside world with `count` distinct source MACs (the bridge's
+   * learned-address limit and more), then a frame to the first of them from the guest (it must
+   * reach the uplink, not a guest), or one from the world to the guest (its static entry must
+   * survive the flood). `ring`: `count` frames to the guest (the card's receive queue's limit and
+   * more), then the guest reads its receive queue as many times and its status.
+   */
+  | {
+      readonly kind: 'capacity';
+      readonly table: 'table' | 'ring';
+      readonly count: number;
+      readonly after: 'toFirst' | 'toGuest' | 'fromFirst';
+      readonly payload: number;
+    };
 
 const port = (r: number) => NIC_PORT_BASE + r;
 
@@ -109,6 +131,42 @@ const resolveRun = (run: NetRun, g: number, n: number, geo: Geometry): Op[] => {
       return [{ kind: 'frameIn', frame: frame(mac(run.src), mac(run.dst), run.payload) }];
     case 'ops':
       return [...run.ops];
+    case 'capacity': {
+      const flood = (i: number): number => (FLOOD_MAC_BASE + i) & 0xff;
+      if (run.table === 'ring') {
+        const frames: Op[] = Array.from({ length: run.count }, (_, i) => ({
+          kind: 'frameIn',
+          frame: frame(WORLD_MACS[0]!, guestMac(g), (run.payload + i) & 0xffff),
+        }));
+        const reads: Op[] = Array.from({ length: run.count }, () => ({ kind: 'in', port: port(NIC_REG.RX) }));
+        return [...frames, ...reads, { kind: 'in', port: port(NIC_REG.CONTROL) }];
+      }
+      const frames: Op[] = Array.from({ length: run.count }, (_, i) => ({
+        kind: 'frameIn',
+        frame: frame(flood(i), UNKNOWN_MAC, (run.payload + i) & 0xffff),
+      }));
+      const last: Op[] =
+        run.after === 'toGuest'
+          ? [{ kind: 'frameIn', frame: frame(WORLD_MACS[0]!, guestMac((g + 1) % n), run.payload) }]
+          : run.after === 'fromFirst'
+            ? [{ kind: 'frameIn', frame: frame(flood(0), guestMac((g + 1) % n), run.payload) }]
+            : resolveRun(
+                {
+                  kind: 'send',
+                  src: 'self',
+                  dst: { literal: flood(0) },
+                  payload: run.payload,
+                  reg: 1,
+                  page: [1, Math.min(2, geo.tableEntries - 1), 0],
+                  at: 'stored',
+                },
+                g,
+                n,
+                geo,
+              );
+      // The card's receive queue read once, so that what reached this guest is observed.
+      return [...frames, ...last, { kind: 'in', port: port(NIC_REG.RX) }];
+    }
   }
 };
 
@@ -138,7 +196,27 @@ const arbRole = (roles: readonly (MacRole | 'literal')[], uniform: boolean): fc.
         .constantFrom(...roles)
         .chain((r) => (r === 'literal' ? fc.nat({ max: 0xff }).map((literal) => ({ literal })) : fc.constant(r)));
 
-const arbRun = (geo: Geometry, uniform: boolean): fc.Arbitrary<NetRun> => {
+/**
+ * The `capacity` motif's runs: a table driven to its limit and one or two more (BRIDGE_LEARNED_LIMIT,
+ * NIC_RX_LIMIT, from the model), the counts shrinking toward the limit plus one.
+ */
+const arbCapacityRun = (): fc.Arbitrary<NetRun> =>
+  fc
+    .record({
+      table: fc.constantFrom('table' as const, 'ring' as const),
+      extra: fc.integer({ min: 1, max: 2 }),
+      after: fc.constantFrom('toFirst' as const, 'toGuest' as const, 'fromFirst' as const),
+      payload: fc.nat({ max: 0xffff }),
+    })
+    .map(({ table, extra, after, payload }) => ({
+      kind: 'capacity' as const,
+      table,
+      count: (table === 'table' ? BRIDGE_LEARNED_LIMIT : NIC_RX_LIMIT) + extra,
+      after,
+      payload,
+    }));
+
+const arbRun = (geo: Geometry, uniform: boolean, motifs: readonly MotifName[]): fc.Arbitrary<NetRun> => {
   // Frame buffers: the first word of two data pages, so that a transmit and another guest's store
   // meet (with two words per page as well, a descriptor past the sender's memory met a
   // neighbour's frame four times less often: 870 sequences to find the unchecked grant, now 130).
@@ -190,8 +268,16 @@ const arbRun = (geo: Geometry, uniform: boolean): fc.Arbitrary<NetRun> => {
     { weight: 2, arbitrary: receive },
     { weight: 3, arbitrary: world },
     { weight: 3, arbitrary: ops },
+    ...(!uniform && motifs.includes('capacity') ? [{ weight: CAPACITY_WEIGHT, arbitrary: arbCapacityRun() }] : []),
   );
 };
+
+/**
+ * The `capacity` run's weight among the runs (sends 4, MAC and control writes 2 each, receives 2,
+ * world frames 3, other operations 3), chosen by measurement (bench/RESULTS.md, issue 20).
+ */
+export const NET_CAPACITY_WEIGHT = 1;
+const CAPACITY_WEIGHT = NET_CAPACITY_WEIGHT;
 
 export interface NetScenarioOptions {
   readonly geometry?: Geometry;
@@ -201,6 +287,8 @@ export interface NetScenarioOptions {
   readonly maxOps?: number;
   /** Collisions by design (default) or uniform MACs, frames and addresses. */
   readonly values?: 'biased' | 'uniform';
+  /** Motifs biased scenarios draw from (of MOTIF_NAMES, network scenarios use `capacity`; default: every one). */
+  readonly motifs?: readonly MotifName[];
 }
 
 /** Network scenarios (see the module comment). */
@@ -213,7 +301,7 @@ export const arbNetScenario = (o: NetScenarioOptions = {}): fc.Arbitrary<Scenari
   return fc
     .record({
       guests: fc.array(arbGuestSpec(geo, [0]), { minLength: minGuests, maxLength: maxGuests }),
-      runs: fc.array(fc.tuple(fc.nat({ max: maxGuests - 1 }), arbRun(geo, uniform)), {
+      runs: fc.array(fc.tuple(fc.nat({ max: maxGuests - 1 }), arbRun(geo, uniform, o.motifs ?? ['capacity'])), {
         minLength: 1,
         maxLength: Math.max(1, Math.ceil(maxOps / 2)),
       }),
