@@ -32,17 +32,26 @@ const VARIANTS: Readonly<Record<string, ScenarioOptions>> = {
   /** The generator before this work: the three old motifs, no swarm. */
   base: { motifs: OLD_MOTIFS, swarm: 0 },
   /** The history motifs added, in every scenario. */
-  motifs: { motifs: MOTIF_NAMES, swarm: 0, histories: 1 },
+  motifs: { motifs: MOTIF_NAMES, swarm: 0, histories: 1, boundaries: 0 },
   /** ... in none (the old generator), a quarter, a half of the scenarios. */
-  hist0: { motifs: MOTIF_NAMES, swarm: 0, histories: 0 },
-  hist25: { motifs: MOTIF_NAMES, swarm: 0, histories: 0.25 },
-  hist50: { motifs: MOTIF_NAMES, swarm: 0, histories: 0.5 },
+  hist0: { motifs: MOTIF_NAMES, swarm: 0, histories: 0, boundaries: 0 },
+  hist25: { motifs: MOTIF_NAMES, swarm: 0, histories: 0.25, boundaries: 0 },
+  hist50: { motifs: MOTIF_NAMES, swarm: 0, histories: 0.5, boundaries: 0 },
   /** Swarm testing on top of the history motifs in half the scenarios. */
-  swarm25: { motifs: MOTIF_NAMES, swarm: 0.25, histories: 0.5 },
-  swarm50: { motifs: MOTIF_NAMES, swarm: 0.5, histories: 0.5 },
-  swarm100: { motifs: MOTIF_NAMES, swarm: 1, histories: 0.5 },
+  swarm25: { motifs: MOTIF_NAMES, swarm: 0.25, histories: 0.5, boundaries: 0 },
+  swarm50: { motifs: MOTIF_NAMES, swarm: 0.5, histories: 0.5, boundaries: 0 },
+  swarm100: { motifs: MOTIF_NAMES, swarm: 1, histories: 0.5, boundaries: 0 },
   /** Swarm testing alone, on the generator before this work. */
   baseSwarm50: { motifs: OLD_MOTIFS, swarm: 0.5 },
+  /**
+   * Issue 20's boundary motifs (capacity, one-instruction windows, warmed caches) in 15%, 25%, 35%
+   * of the scenarios, taken from those that draw neither family (histories stay in half).
+   */
+  bound15: { motifs: MOTIF_NAMES, swarm: 0, histories: 0.5, boundaries: 0.15 },
+  bound25: { motifs: MOTIF_NAMES, swarm: 0, histories: 0.5, boundaries: 0.25 },
+  bound35: { motifs: MOTIF_NAMES, swarm: 0, histories: 0.5, boundaries: 0.35 },
+  /** ... or in 25% taken from the history scenarios (histories in a quarter, step-level alone in half). */
+  bound25h: { motifs: MOTIF_NAMES, swarm: 0, histories: 0.25, boundaries: 0.25 },
 };
 /** The comparison bench/RESULTS.md records: off, the history motifs (the default), swarm testing on top. */
 const DEFAULT_VARIANTS = 'base,hist50,swarm25,swarm50,swarm100,baseSwarm50';
