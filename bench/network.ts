@@ -4,7 +4,8 @@
  *   npm run bench:network                          # throughput per design, then time-to-detect per mutant
  *   npm run bench:network -- --sequences 10000     # the long run: N sequences per network design, every property
  *   options: --seed S (default 1), --throughput N (sequences per design, default 300), --seeds K (detection
- *            seeds, default 5), --budget B (detection cap per seed, default 3000), --designs ept,vmdq
+ *            seeds, default 5), --budget B (detection cap per seed, default 3000), --designs ept,vmdq,
+ *            --motifs capacity|none (the network motifs biased scenarios draw; default every one)
  *
  * Throughput: generated network scenarios (2 to 4 guests and the outside world, network mixed with
  * memory, paging and interrupt operations) run through every property; frames checked per second
@@ -14,6 +15,7 @@
  * addresses; a seed that does not catch it within the budget counts as the budget ("≥").
  */
 import fc from 'fast-check';
+import type { MotifName } from '../generators/host.ts';
 import { arbNetScenario } from '../generators/net.ts';
 import { PRESETS } from '../model/designs/presets.ts';
 import type { Design } from '../model/index.ts';
@@ -30,6 +32,9 @@ const arg = (name: string): string | undefined => {
 const num = (name: string, fallback: number) => Number(arg(name) ?? fallback);
 const seed = num('seed', 1);
 const designs = (arg('designs') ?? 'ept,vmdq,passthrough,xen-pv').split(',');
+const motifArg = arg('motifs');
+const motifs: readonly MotifName[] | undefined =
+  motifArg === undefined ? undefined : motifArg === 'none' ? [] : (motifArg.split(',') as MotifName[]);
 
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -114,7 +119,7 @@ if (sequences !== undefined) {
         const t0 = now();
         const r = fc.check(
           fc.property(
-            arbNetScenario({ values }),
+            arbNetScenario({ values, ...(motifs ? { motifs } : {}) }),
             (sc) => prop.check(design, sc, runScenario(design, sc)) === undefined,
           ),
           { numRuns: budget, seed: s, endOnFailure: true },
