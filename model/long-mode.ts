@@ -57,7 +57,7 @@ export const pagingMode = (c: PagingControls): PagingMode => {
 };
 
 /**
- * IA32_EFER after the processor's own update of LMA (SDM Vol. 3A §10.8.5, "Initializing IA-32e
+ * IA32_EFER after the processor's own update of LMA (SDM Vol. 3A §10.8.5, §9.8.5 in older editions, "Initializing IA-32e
  * Mode": LMA = 1 when paging is enabled with LME = 1, and 0 when paging is disabled).
  */
 export const withLongModeActive = (c: PagingControls): PagingControls => {
