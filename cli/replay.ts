@@ -221,43 +221,36 @@ export const registerReplay = (program: Command): void => {
               loadError: probe,
             };
           });
-          const chosen = [];
           const unmatched: string[] = [];
-          for (const x of decoded)
-            if (x.d.ok)
-              try {
-                {
-                  const picked = designFor(x.file, x.d.value, designFiles);
-                  const base = baselineFor(x.d.value, designFiles, 'machine');
-                  chosen.push({
+          // Each decoded file with the design (and baseline) it names; a file naming none gets its line.
+          const withDesigns = <C extends { readonly design: DesignRef; readonly baseline?: DesignRef }>(
+            files: readonly {
+              readonly file: string;
+              readonly d: { readonly ok: true; readonly value: C } | { readonly ok: false };
+            }[],
+            level: 'machine' | 'syscall',
+          ) => {
+            const out = [];
+            for (const x of files)
+              if (x.d.ok)
+                try {
+                  const picked = designFor(x.file, x.d.value, designFiles, level);
+                  const base = baselineFor(x.d.value, designFiles, level);
+                  out.push({
                     file: x.file,
                     c: x.d.value,
                     design: picked.design,
                     notes: [...picked.notes, ...base.notes],
                     ...(base.spec === undefined ? {} : { baseline: base.spec }),
                   });
+                } catch (e) {
+                  if (!(e instanceof UsageError)) throw e;
+                  unmatched.push(e.message);
                 }
-              } catch (e) {
-                if (!(e instanceof UsageError)) throw e;
-                unmatched.push(e.message);
-              }
-          const syscallFiles = [];
-          for (const x of syscallDecoded)
-            if (x.d.ok)
-              try {
-                const picked = designFor(x.file, x.d.value, designFiles, 'syscall');
-                const base = baselineFor(x.d.value, designFiles, 'syscall');
-                syscallFiles.push({
-                  file: x.file,
-                  c: x.d.value,
-                  design: picked.design,
-                  notes: [...picked.notes, ...base.notes],
-                  ...(base.spec === undefined ? {} : { baseline: base.spec }),
-                });
-              } catch (e) {
-                if (!(e instanceof UsageError)) throw e;
-                unmatched.push(e.message);
-              }
+            return out;
+          };
+          const chosen = withDesigns(decoded, 'machine');
+          const syscallFiles = withDesigns(syscallDecoded, 'syscall');
           // Every file without a design gets its line; nothing runs.
           if (unmatched.length > 0) {
             for (const line of unmatched) process.stderr.write(`hyperprop replay: ${line}\n`);

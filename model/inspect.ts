@@ -4,20 +4,27 @@
  * hypervisor code and renderings, never for the semantics).
  */
 import { CR0 } from './bits.ts';
-import { readWord } from './memory.ts';
-import { PTE, walk, X86_32 } from './paging.ts';
-import type { Machine } from './state.ts';
+import { type PhysicalMemory, readWord } from './memory.ts';
+import { type EntryReader, PTE, type WalkResult, walk, X86_32 } from './paging.ts';
+import type { Cpu, Machine } from './state.ts';
+
+/**
+ * The walk of linear address `va` through the page tables CR3 names now (32-bit paging), with no
+ * permission check and no accessed/dirty update: what the tables say, for code that inspects a
+ * guest's own tables (a PV kernel recognising its page tables, a checker's record of what mapped a
+ * fault, a mutant's patch). `read` reads an entry (default: the word in `m.memory`). Paging being
+ * off is the caller's concern (the walk reads CR3 regardless).
+ */
+export const peekWalk = (
+  m: { readonly cpu: Pick<Cpu, 'cr3'>; readonly memory: PhysicalMemory },
+  va: number,
+  read: EntryReader = (pa) => readWord(m.memory, pa),
+): WalkResult => walk(X86_32, (m.cpu.cr3 & PTE.FRAME) >>> 0, va, read, () => true);
 
 /** The physical address a linear address translates to now, or undefined when the walk finds no present entry. */
 export const peekPhysical = (m: Machine, va: number): number | undefined => {
   if (!(m.cpu.cr0 & CR0.PG)) return va >>> 0;
-  const r = walk(
-    X86_32,
-    (m.cpu.cr3 & PTE.FRAME) >>> 0,
-    va,
-    (pa) => readWord(m.memory, pa),
-    () => true,
-  );
+  const r = peekWalk(m, va);
   return r.ok ? (r.frame | (va & 0xfff)) >>> 0 : undefined;
 };
 

@@ -10,21 +10,14 @@ import {
   PAGE_SIZE,
   PTE,
   pageTableFrames,
+  peekWalk,
   readWord,
-  walk,
   writeWord,
-  X86_32,
 } from '../model/index.ts';
 
 /** The guest's own leaf PTE for linear `va` (its tables walked without side effects), if present. */
 export const guestLeaf = (view: Machine, va: number): { readonly pte: number; readonly frame: number } | undefined => {
-  const r = walk(
-    X86_32,
-    (view.cpu.cr3 & PTE.FRAME) >>> 0,
-    va,
-    (pa) => readWord(view.memory, pa),
-    () => true,
-  );
+  const r = peekWalk(view, va);
   if (!r.ok) return undefined;
   return { pte: r.path[r.path.length - 1]!.entry, frame: r.frame >>> 12 };
 };

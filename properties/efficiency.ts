@@ -53,12 +53,12 @@ import {
   PF_ERR,
   PTE,
   pageTableFrames,
+  peekWalk,
   readWord,
   step,
   walk,
   writesOwnPageTable,
   writeTrackedInEpt,
-  X86_32,
 } from '../model/index.ts';
 import { networkCopiesViolation } from './network/efficiency.ts';
 import type { Property, PropertyFailure } from './property.ts';
@@ -95,13 +95,7 @@ const liveTables = (v: Machine): ReadonlySet<number> => {
  * physical memory: past the installed frames a read answers all ones (README, scope).
  */
 const guestWalk = (v: Machine, va: number) =>
-  walk(
-    X86_32,
-    (v.cpu.cr3 & PTE.FRAME) >>> 0,
-    va,
-    (pa) => (pa >>> 12 < v.geometry.frames ? readWord(v.memory, pa) : 0xffff_ffff),
-    () => true,
-  );
+  peekWalk(v, va, (pa) => (pa >>> 12 < v.geometry.frames ? readWord(v.memory, pa) : 0xffff_ffff));
 
 /** What maps linear page `va` for the guest: its paging controls, the entries on its path, whether its frame is a table. */
 const shadowSignature = (v: Machine, va: number): string => {

@@ -36,6 +36,7 @@
  */
 import { CR0 } from '../bits.ts';
 import { PAGE_SIZE } from '../geometry.ts';
+import { peekWalk } from '../inspect.ts';
 import {
   EMPTY_MEMORY,
   extractRegion,
@@ -46,7 +47,7 @@ import {
   writeWord,
 } from '../memory.ts';
 import type { Op } from '../ops.ts';
-import { PTE, walk, X86_32 } from '../paging.ts';
+import { PTE } from '../paging.ts';
 import type { Machine } from '../state.ts';
 import type { Design } from './design.ts';
 import {
@@ -581,13 +582,7 @@ export const syncDirect = (
 /** Does a store to linear `va` write one of the guest's own page tables (by its own tables' walk)? */
 export const writesOwnPageTable = (view: Machine, va: number): boolean => {
   if (!(view.cpu.cr0 & CR0.PG)) return false;
-  const r = walk(
-    X86_32,
-    (view.cpu.cr3 & PTE.FRAME) >>> 0,
-    va,
-    (pa) => readWord(view.memory, pa),
-    () => true,
-  );
+  const r = peekWalk(view, va);
   return r.ok && pageTableFrames(view).has(r.frame >>> 12);
 };
 
@@ -616,12 +611,6 @@ export const pteVal = (d: Design, h: HostMachine, op: Op, kernel: boolean): Host
 
 /** The frame address the real tables map `va` to (no permission check), if any. */
 const realFrame = (h: HostMachine, va: number): number | undefined => {
-  const r = walk(
-    X86_32,
-    (h.cpu.cr3 & PTE.FRAME) >>> 0,
-    va,
-    (pa) => readWord(h.memory, pa),
-    () => true,
-  );
+  const r = peekWalk(h, va);
   return r.ok ? r.frame : undefined;
 };

@@ -15,7 +15,7 @@ import { GDT_LIMIT, gateDescriptor, HARNESS, IDT_LIMIT, SEL, SYSTEM_PAGE, TSS_LI
 import { CANONICAL } from '../choice.ts';
 import { descriptorDpl, isCodeOrData, isConformingCode } from '../descriptors.ts';
 import { PAGE_SIZE, pageNumber } from '../geometry.ts';
-import { peekWord } from '../inspect.ts';
+import { peekWalk, peekWord } from '../inspect.ts';
 import {
   deliverEvent,
   deliverPending,
@@ -31,14 +31,13 @@ import {
   extractRegion,
   frameWords,
   type PhysicalMemory,
-  readWord,
   replaceRegion,
   sameRegionNode,
   writeWord,
 } from '../memory.ts';
 import { decodeNicPort } from '../nic.ts';
 import { INSTRUCTION_KINDS, type Op, type OpKind } from '../ops.ts';
-import { PF_ERR, PTE, walk, X86_32 } from '../paging.ts';
+import { PF_ERR, PTE } from '../paging.ts';
 import type { Cpl, Cpu, Machine } from '../state.ts';
 import { EMPTY_TLB } from '../tlb.ts';
 import type { Design, DesignAxes, HypervisorEntry } from './design.ts';
@@ -315,13 +314,7 @@ export const shadowFill = (
   let rights = PTE.RW | PTE.US;
   let dirty = true;
   if (c.cr0 & CR0.PG) {
-    const r = walk(
-      X86_32,
-      (c.cr3 & PTE.FRAME) >>> 0,
-      va,
-      (pa) => readWord(view.memory, pa),
-      () => true,
-    );
+    const r = peekWalk(view, va);
     if (!r.ok || !r.path.every((s) => s.entry & PTE.A)) return h;
     gpaFrame = r.frame >>> 12;
     rights = r.rights;
