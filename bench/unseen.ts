@@ -32,7 +32,8 @@ if (files.length === 0) {
 }
 const reports: Report[] = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as Report);
 for (const [i, r] of reports.entries())
-  if (r.set !== 'unseen') throw new Error(`${files[i]}: not a report of \`hyperprop mutants --unseen\``);
+  if (r.set !== 'unseen' && r.set !== 'unseen2')
+    throw new Error(`${files[i]}: not a report of \`hyperprop mutants --unseen\` or \`--set unseen2\``);
 
 const names = reports[0]!.mutants.map((m) => m.mutant);
 const cell = (r: Report, name: string): string => {

@@ -9,7 +9,7 @@ import { type Command, Option } from 'commander';
 import { MUTANTS } from '../mutants/catalog.ts';
 import type { Mutant } from '../mutants/mutant.ts';
 import { type MutantOutcome, runMutant } from '../mutants/run.ts';
-import { UNSEEN } from '../mutants/unseen-catalog.ts';
+import { UNSEEN, UNSEEN2 } from '../mutants/unseen-catalog.ts';
 import { EXIT, intOption } from './check.ts';
 import { UsageError } from './designs.ts';
 import { visible } from './escape.ts';
@@ -27,8 +27,22 @@ interface MutantsOptions {
   verbose: boolean;
   list: boolean;
   unseen: boolean;
+  set?: MutantSetName;
   progress: boolean;
 }
+
+/** The mutant sets the command runs: the catalog and the frozen unseen sets. */
+export type MutantSetName = 'catalog' | 'unseen' | 'unseen2';
+
+/** Each set's mutants. */
+const SETS: Readonly<Record<MutantSetName, readonly Mutant[]>> = { catalog: MUTANTS, unseen: UNSEEN, unseen2: UNSEEN2 };
+
+/** How to list each set. */
+const LISTING: Readonly<Record<MutantSetName, string>> = {
+  catalog: '`hyperprop mutants --list` lists the catalog',
+  unseen: '`hyperprop mutants --unseen --list` lists the unseen set',
+  unseen2: '`hyperprop mutants --set unseen2 --list` lists the second unseen set',
+};
 
 /** One mutant's row: its outcomes over the seeds, summarized. */
 export interface MutantRow {
@@ -146,12 +160,19 @@ export const registerMutants = (program: Command): void => {
       'the frozen unseen set (mutants/unseen/: flaws written without reading the generators) instead of the catalog',
       false,
     )
+    .addOption(
+      new Option(
+        '--set <set>',
+        'the set to run: the catalog, the frozen unseen set (mutants/unseen/) or the second one (mutants/unseen2/)',
+      ).choices(['catalog', 'unseen', 'unseen2']),
+    )
     .option('--no-progress', 'no progress bar even on a terminal')
     .action(async (names: string[], o: MutantsOptions) => {
-      const set = o.unseen ? UNSEEN : MUTANTS;
-      const listing = o.unseen
-        ? '`hyperprop mutants --unseen --list` lists the unseen set'
-        : '`hyperprop mutants --list` lists the catalog';
+      if (o.unseen && o.set !== undefined && o.set !== 'unseen')
+        throw new UsageError(`--unseen is --set unseen: it cannot be combined with --set ${o.set}`);
+      const setName: MutantSetName = o.set ?? (o.unseen ? 'unseen' : 'catalog');
+      const set = SETS[setName];
+      const listing = LISTING[setName];
       const chosen: Mutant[] = [];
       for (const n of names) {
         const m = set.find((x) => x.name === n);
@@ -174,7 +195,7 @@ export const registerMutants = (program: Command): void => {
           name: m.name,
           seed: o.seed + i,
           runs: o.runs,
-          ...(o.unseen ? { set: 'unseen' as const } : {}),
+          ...(setName === 'catalog' ? {} : { set: setName }),
         })),
       );
       const tty = process.stderr.isTTY === true && o.progress;
@@ -217,7 +238,7 @@ export const registerMutants = (program: Command): void => {
         text = `${JSON.stringify(
           {
             tool: 'hyperprop',
-            set: o.unseen ? 'unseen' : 'catalog',
+            set: setName,
             runs: o.runs,
             seed: o.seed,
             seeds: o.seeds,

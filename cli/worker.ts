@@ -10,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Scenario } from '../generators/host.ts';
 import { mutantByName } from '../mutants/catalog.ts';
 import { type MutantOutcome, runMutant } from '../mutants/run.ts';
-import { unseenMutantByName } from '../mutants/unseen-catalog.ts';
+import { unseenSetMutantByName } from '../mutants/unseen-catalog.ts';
 import { distinguishingFailure } from '../properties/check.ts';
 import type { PropertyFailure, PropertyName } from '../properties/property.ts';
 import type { TraceRecord } from '../properties/record/types.ts';
@@ -44,8 +44,8 @@ export interface MutantRequest {
   readonly name: string;
   readonly seed: number;
   readonly runs: number;
-  /** Which set the mutant is in: the catalog (default) or the frozen unseen set (mutants/unseen/). */
-  readonly set?: 'catalog' | 'unseen';
+  /** Which set the mutant is in: the catalog (default) or a frozen unseen set (mutants/unseen/, mutants/unseen2/). */
+  readonly set?: 'catalog' | 'unseen' | 'unseen2';
 }
 /** One (design, property) item of a system-call-level design, for `hyperprop check`. */
 export interface SyscallRequest {
@@ -176,7 +176,10 @@ const answer = async (req: WorkerRequest): Promise<WorkerResult> => {
       );
     }
     case 'mutant': {
-      const m = req.set === 'unseen' ? unseenMutantByName(req.name) : mutantByName(req.name);
+      const m =
+        req.set === 'unseen' || req.set === 'unseen2'
+          ? unseenSetMutantByName(req.set, req.name)
+          : mutantByName(req.name);
       if (!m) throw new Error(`unknown mutant '${req.name}'`);
       return runMutant(m, { seed: req.seed, runs: req.runs, now: () => performance.now() });
     }

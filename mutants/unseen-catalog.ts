@@ -11,6 +11,7 @@ import { arbNetScenario } from '../generators/net.ts';
 import type { Mutant, MutantArea } from './mutant.ts';
 import { syscallTarget } from './syscall.ts';
 import { UNSEEN_MUTANTS, type UnseenMutant } from './unseen/index.ts';
+import { UNSEEN2_MUTANTS } from './unseen2/index.ts';
 
 /** The catalog's area for each area the unseen set names. */
 const AREAS: Readonly<Record<string, MutantArea>> = {
@@ -51,3 +52,19 @@ export const UNSEEN: readonly Mutant[] = Object.freeze(UNSEEN_MUTANTS.map(asCata
 
 /** An unseen mutant by name. */
 export const unseenMutantByName = (name: string): Mutant | undefined => UNSEEN.find((m) => m.name === name);
+
+/**
+ * The second frozen unseen set (mutants/unseen2/), translated the same way: measured, never
+ * asserted killed, and apart from the catalog and the first set.
+ */
+export const UNSEEN2: readonly Mutant[] = Object.freeze(UNSEEN2_MUTANTS.map(asCatalogMutant));
+
+/** A mutant of the second unseen set by name. */
+export const unseen2MutantByName = (name: string): Mutant | undefined => UNSEEN2.find((m) => m.name === name);
+
+/** The mutant sets `hyperprop mutants --set` names, beside the catalog. */
+export type UnseenSetName = 'unseen' | 'unseen2';
+
+/** A mutant of an unseen set by the set's name and the mutant's. */
+export const unseenSetMutantByName = (set: UnseenSetName, name: string): Mutant | undefined =>
+  set === 'unseen2' ? unseen2MutantByName(name) : unseenMutantByName(name);

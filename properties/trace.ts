@@ -109,7 +109,21 @@ export const runScenario = (design: Design, s: Scenario): Trace => {
     });
     return false;
   });
-  return { design, initial, guests, steps, ...(guests.some((m) => m.nic) ? { ideal: idealRun(guests, s.ops) } : {}) };
+  return {
+    design,
+    initial,
+    guests,
+    steps,
+    ...(guests.some((m) => m.nic)
+      ? {
+          ideal: idealRun(
+            guests,
+            s.ops,
+            steps.map((t) => t.view),
+          ),
+        }
+      : {}),
+  };
 };
 
 /** A guest's view after a step (the abstraction function). */

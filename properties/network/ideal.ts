@@ -26,7 +26,9 @@ import {
   nicArrive,
   nicServed,
   PAGE_SIZE,
+  permitted,
   readWord,
+  sameArchitecturalState,
   step,
 } from '../../model/index.ts';
 
@@ -90,50 +92,115 @@ export interface IdealStep {
 const fetchFrame = (m: Machine, address: number): number | undefined =>
   address < m.geometry.frames * PAGE_SIZE ? readWord(m.memory, address) : undefined;
 
-/** Run the guests' bare machines on the ideal switch: one step per operation, canonical behaviour. */
-export const idealRun = (guests: readonly Machine[], ops: readonly ScenarioOp[]): IdealStep[] => {
+/** States kept per guest while the ideal follows its permitted behaviours (as properties/frontier.ts). */
+const IDEAL_FRONTIER_LIMIT = 32;
+
+/** One guest's step on the ideal switch: its machine after the step and what its card sent. */
+interface Stepped {
+  readonly machine: Machine;
+  readonly sent: readonly number[];
+}
+
+/** A bare machine's step: the instruction, then its card's transmit queue served (the frames fetched). */
+const bareStep = (m0: Machine): Stepped => {
+  let m = m0;
+  const sent: number[] = [];
+  if (m.nic && m.nic.txq.length > 0) {
+    for (const a of m.nic.txq) {
+      const f = fetchFrame(m, a);
+      if (f !== undefined) sent.push(f);
+    }
+    m = { ...m, nic: nicServed(m.nic) };
+  }
+  return { machine: m, sent };
+};
+
+/**
+ * Run the guests' bare machines on the ideal switch, one step per operation.
+ *
+ * Bare metal may take any of its permitted behaviours (a TLB keeping a stale translation, SDM Vol.
+ * 3A §4.10.4.3), and what a card sends depends on which it took (a store through a stale
+ * translation writes the frame the doorbell then sends). Given `views` (the guest's view after each
+ * operation), each guest's bare machine follows the permitted behaviours that agree with its view,
+ * as equivalence's frontier does, so the switch carries what that bare machine sent; where none
+ * agrees (the guest left what bare metal permits, which equivalence reports at that step) and
+ * without views, it follows the canonical behaviour.
+ */
+export const idealRun = (
+  guests: readonly Machine[],
+  ops: readonly ScenarioOp[],
+  views?: readonly (Machine | undefined)[],
+): IdealStep[] => {
   const assigned = guests.map((m) => m.nic?.mac ?? -1);
-  const ms = guests.slice();
+  // Per guest: the bare states that agree with what it has seen (architecturally equal; they differ
+  // only in their TLBs). The first is the one shown as the guest's ideal machine.
+  const fs: Machine[][] = guests.map((m) => [m]);
   let world: number[] = [];
   let left: { from: number; frame: number }[] = [];
   const out: IdealStep[] = [];
   // Guests a frame reached while they were not running: their next instruction boundary comes first.
   const waiting = guests.map(() => false);
-  for (const { guest: g, op } of ops) {
-    if (waiting[g]) ms[g] = atBoundary(ms[g]!);
+  for (const [i, { guest: g, op }] of ops.entries()) {
+    const from = waiting[g] ? fs[g]!.map(atBoundary) : fs[g]!;
     waiting[g] = false;
-    let m = step(ms[g]!, op).machine;
-    const sent: number[] = [];
-    if (m.nic && m.nic.txq.length > 0) {
-      for (const a of m.nic.txq) {
-        const f = fetchFrame(m, a);
-        if (f !== undefined) sent.push(f);
-      }
-      m = { ...m, nic: nicServed(m.nic) };
-    }
-    ms[g] = m;
-    const deliveries: { guest: number; frame: number }[] = [];
-    const carry = (source: number | 'world', f: number) => {
-      const r = idealRoute(
-        assigned,
-        ms.map((x) => x.nic),
-        source,
-        f,
-      );
-      if (source !== 'world' && (r.guests.length > 0 || r.world)) left = [...left, { from: source, frame: f }];
-      if (r.world) world = [...world, f];
-      for (const p of r.guests) {
-        const before = ms[p]!;
-        ms[p] = arrive(before, f, p === g);
-        if (ms[p]!.nic !== before.nic) {
-          deliveries.push({ guest: p, frame: f });
-          if (p !== g) waiting[p] = true;
+    const view = views?.[i];
+    const candidates: Stepped[] =
+      view === undefined
+        ? [bareStep(step(from[0]!, op).machine)]
+        : from.flatMap((m) => permitted(m, op).map((s) => bareStep(s.machine)));
+    // One candidate's switch step: routes, deliveries, and every guest's machine after it.
+    const switchStep = (c: Stepped) => {
+      const ms = fs.map((f) => f[0]!);
+      ms[g] = c.machine;
+      let w = world;
+      let l = left;
+      const deliveries: { guest: number; frame: number }[] = [];
+      const reached = new Set<number>();
+      const carry = (source: number | 'world', f: number) => {
+        const r = idealRoute(
+          assigned,
+          ms.map((x) => x.nic),
+          source,
+          f,
+        );
+        if (source !== 'world' && (r.guests.length > 0 || r.world)) l = [...l, { from: source, frame: f }];
+        if (r.world) w = [...w, f];
+        for (const p of r.guests) {
+          const before = ms[p]!;
+          ms[p] = arrive(before, f, p === g);
+          if (ms[p]!.nic !== before.nic) {
+            deliveries.push({ guest: p, frame: f });
+            reached.add(p);
+          }
         }
-      }
+      };
+      for (const f of c.sent) carry(g, f);
+      if (op.kind === 'frameIn') carry('world', op.frame);
+      return { ms, world: w, left: l, deliveries, reached };
     };
-    for (const f of sent) carry(g, f);
-    if (op.kind === 'frameIn') carry('world', op.frame);
-    out.push({ deliveries, world, left, machines: ms.slice() });
+    const results = candidates.map(switchStep);
+    const agree = view === undefined ? [] : results.filter((r) => sameArchitecturalState(r.ms[g]!, view));
+    const chosen = agree[0] ?? results[0]!;
+    // The guest's frontier: every agreeing state, one per TLB content.
+    const seen = new Set<string>();
+    const next: Machine[] = [];
+    for (const r of agree.length > 0 ? agree : [chosen]) {
+      const key = JSON.stringify(r.ms[g]!.tlb);
+      if (next.length >= IDEAL_FRONTIER_LIMIT || seen.has(key)) continue;
+      seen.add(key);
+      next.push(r.ms[g]!);
+    }
+    fs[g] = next;
+    // Every other guest the frames reached: the same arrivals in each of its states.
+    for (const p of chosen.reached) {
+      if (p === g) continue;
+      const frames = chosen.deliveries.filter((d) => d.guest === p).map((d) => d.frame);
+      fs[p] = fs[p]!.map((m) => frames.reduce((x, f) => arrive(x, f, false), m));
+      waiting[p] = true;
+    }
+    world = chosen.world;
+    left = chosen.left;
+    out.push({ deliveries: chosen.deliveries, world, left, machines: fs.map((f) => f[0]!) });
   }
   return out;
 };
