@@ -1,6 +1,7 @@
 export * from './design.ts';
 export * from './direct-paging.ts';
 export * from './ept.ts';
+export * from './ept64.ts';
 export * from './io.ts';
 export * from './iommu.ts';
 export * from './layout.ts';
