@@ -45,9 +45,35 @@ describe('the unseen set', () => {
   });
 });
 
+/**
+ * Mutants of this frozen set that a later change to the design API made equivalent to their base,
+ * with the change. The set cannot be edited, so they stay in it (and in its measured kill rate, as
+ * misses); this list says why, and the test below asserts they really pass their own witness.
+ */
+const INVALIDATED: Readonly<Record<string, string>> = {
+  // 50e17f0 (issue 27, MSIs as address and data): a device-interrupt exit carries the completion
+  // MSI as `message`, which is what the standard handler routes; this mutant drops the MSI by
+  // deleting the exit's `vector`, which the handler no longer reads when a message is present.
+  'passthrough-msi-dropped-when-masked':
+    'the MSI travels as exit.message since 50e17f0; deleting exit.vector drops nothing',
+};
+
 describe.each(UNSEEN_MUTANTS.map((m) => [m.name, m] as const))('%s: its hand witness', (_name, m) => {
   it('is as long as the hand-derived minimum', () => {
     expect(m.witness.ops.length).toBe(m.minimal);
+  });
+
+  it('fails the mutant’s property by its last operation (or passes, for a mutant listed as invalidated)', () => {
+    const failure =
+      m.level === 'syscall'
+        ? checkSyscallScenario(m.design, m.property, m.witness)
+        : checkScenario(m.design, m.property, m.witness);
+    if (INVALIDATED[m.name] !== undefined) expect(failure, INVALIDATED[m.name]).toBeUndefined();
+    else {
+      // By, not at: two of this set's frozen minimums are longer than the real ones (bench/RESULTS.md).
+      expect(failure, m.name).toBeDefined();
+      expect(failure!.step).toBeLessThanOrEqual(m.minimal - 1);
+    }
   });
 
   it('passes on the correct base preset, for the mutant’s property and every other', () => {
