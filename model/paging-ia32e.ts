@@ -12,6 +12,7 @@ import {
   type CheckedPagingFormat,
   type CheckedWalkResult,
   type EntryReader,
+  type PagingFormat,
   PTE,
   RIGHT_EXECUTE,
   RIGHT_USER,
@@ -48,6 +49,17 @@ export interface Ia32eOptions {
   readonly maxPhysAddr?: number;
 }
 
+/**
+ * The four levels of a 48-bit walk, 9 index bits each (PML4 47:39, PDPT 38:30, PD 29:21, PT 20:12:
+ * SDM Vol. 3A §4.5); 4-level EPT indexes a guest-physical address the same way (Vol. 3C §29.3.2).
+ */
+export const FOUR_LEVELS: PagingFormat['levels'] = Object.freeze([
+  Object.freeze({ shift: 39, bits: 9 }),
+  Object.freeze({ shift: 30, bits: 9 }),
+  Object.freeze({ shift: 21, bits: 9 }),
+  Object.freeze({ shift: 12, bits: 9 }),
+]);
+
 const mask = (hi: number, lo: number): bigint => ((1n << BigInt(hi - lo + 1)) - 1n) << BigInt(lo);
 const LOW32 = 0xffff_ffffn;
 
@@ -62,12 +74,7 @@ const build = (nxe: boolean, m: number): CheckedPagingFormat<bigint> => {
   const ps = (e: bigint) => (e & PTE64.PS) !== 0n;
   return Object.freeze({
     name: nxe ? 'ia32e-4level-nxe' : 'ia32e-4level',
-    levels: Object.freeze([
-      Object.freeze({ shift: 39, bits: 9 }),
-      Object.freeze({ shift: 30, bits: 9 }),
-      Object.freeze({ shift: 21, bits: 9 }),
-      Object.freeze({ shift: 12, bits: 9 }),
-    ]),
+    levels: FOUR_LEVELS,
     entryBytes: 8,
     present: (e: bigint) => (e & PTE64.P) !== 0n,
     frameAddress: (e: bigint) => Number(e & frame),

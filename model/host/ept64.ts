@@ -10,7 +10,9 @@
  * in QEMU), so only W without R is a misconfiguration of bits 2:0; A/D flags (EPTP bit 6) off
  * unless asked for; mode-based execute control and #VE suppression not modelled (bits 10 and 63 ignored).
  */
+
 import type { CheckedPagingFormat, CheckedWalkResult } from '../paging.ts';
+import { FOUR_LEVELS } from '../paging-ia32e.ts';
 
 /** EPT entry bits (SDM Vol. 3C Tables 29-1 to 29-6). */
 export const EPT64_BITS = {
@@ -63,12 +65,7 @@ export const ept4Level = (opts: Ept4LevelOptions = {}): CheckedPagingFormat<bigi
     level === 3 || ((level === 1 || level === 2) && (e & EPT64_BITS.PAGE) !== 0n);
   return Object.freeze({
     name: 'ept-4level',
-    levels: Object.freeze([
-      Object.freeze({ shift: 39, bits: 9 }),
-      Object.freeze({ shift: 30, bits: 9 }),
-      Object.freeze({ shift: 21, bits: 9 }),
-      Object.freeze({ shift: 12, bits: 9 }),
-    ]),
+    levels: FOUR_LEVELS,
     entryBytes: 8,
     present: (e: bigint) => (e & 7n) !== 0n,
     frameAddress: (e: bigint) => Number(e & frame),
