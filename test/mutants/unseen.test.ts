@@ -1,26 +1,8 @@
-/**
- * The frozen unseen set (mutants/unseen/, issue 20 "Measuring generality honestly"). Its kill rate is
- * measured (bench/RESULTS.md "Unseen mutants"), never asserted here: a mutant today's generators miss
- * is what the measurement is for. What is asserted is what keeps that measurement honest:
- *
- * - each hand witness is exactly as long as the minimum its mutant states (`minimal`);
- * - the correct base preset passes the witness, for the mutant's own property and every other one, so
- *   a failure on it is the mutation's doing and never the base's;
- * - the set is apart from the catalog (whose tests assert a 100% kill) and every entry translates to
- *   a catalog entry the runner accepts.
- */
-import {
-  checkScenario,
-  checkSyscallScenario,
-  PRESETS,
-  PROPERTY_NAMES,
-  SYSCALL_PROPERTY_NAMES,
-  syscall,
-} from 'hyperprop';
 import { describe, expect, it } from 'vitest';
 import { MUTANTS } from '../../mutants/catalog.ts';
 import { UNSEEN_MUTANTS } from '../../mutants/unseen/index.ts';
 import { UNSEEN } from '../../mutants/unseen-catalog.ts';
+import { expectBasePassesWitness, witnessFailure } from './witness.ts';
 
 describe('the unseen set', () => {
   it('holds at least 20 mutants, uniquely named after their base, none of them in the catalog', () => {
@@ -64,10 +46,7 @@ describe.each(UNSEEN_MUTANTS.map((m) => [m.name, m] as const))('%s: its hand wit
   });
 
   it('fails the mutant’s property by its last operation (or passes, for a mutant listed as invalidated)', () => {
-    const failure =
-      m.level === 'syscall'
-        ? checkSyscallScenario(m.design, m.property, m.witness)
-        : checkScenario(m.design, m.property, m.witness);
+    const failure = witnessFailure(m);
     if (INVALIDATED[m.name] !== undefined) expect(failure, INVALIDATED[m.name]).toBeUndefined();
     else {
       // By, not at: two of this set's frozen minimums are longer than the real ones (bench/RESULTS.md).
@@ -77,16 +56,6 @@ describe.each(UNSEEN_MUTANTS.map((m) => [m.name, m] as const))('%s: its hand wit
   });
 
   it('passes on the correct base preset, for the mutant’s property and every other', () => {
-    if (m.level === 'syscall') {
-      const base = syscall.SYSCALL_DESIGNS[m.base];
-      expect(base, m.base).toBeDefined();
-      expect(SYSCALL_PROPERTY_NAMES).toContain(m.property);
-      for (const p of SYSCALL_PROPERTY_NAMES) expect(checkSyscallScenario(base!, p, m.witness), p).toBeUndefined();
-    } else {
-      const base = PRESETS[m.base];
-      expect(base, m.base).toBeDefined();
-      expect(PROPERTY_NAMES).toContain(m.property);
-      for (const p of PROPERTY_NAMES) expect(checkScenario(base!, p, m.witness), p).toBeUndefined();
-    }
+    expectBasePassesWitness(m);
   });
 });

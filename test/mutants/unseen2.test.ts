@@ -12,19 +12,12 @@
  *   --set unseen2`) accepts.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import {
-  checkScenario,
-  checkSyscallScenario,
-  PRESETS,
-  PROPERTY_NAMES,
-  SYSCALL_PROPERTY_NAMES,
-  syscall,
-} from 'hyperprop';
 import { describe, expect, it } from 'vitest';
 import { MUTANTS } from '../../mutants/catalog.ts';
 import { UNSEEN_MUTANTS } from '../../mutants/unseen/index.ts';
 import { UNSEEN2, unseen2MutantByName, unseenSetMutantByName } from '../../mutants/unseen-catalog.ts';
 import { UNSEEN2_MUTANTS } from '../../mutants/unseen2/index.ts';
+import { expectBasePassesWitness, witnessFailure } from './witness.ts';
 
 const cli = (args: readonly string[]) =>
   spawnSync(process.execPath, ['--conditions=hyperprop-source', 'scripts/hyperprop-sources.js', ...args], {
@@ -90,24 +83,11 @@ describe.each(UNSEEN2_MUTANTS.map((m) => [m.name, m] as const))('%s: its hand wi
   });
 
   it('passes on the correct base preset, for every property', () => {
-    if (m.level === 'syscall') {
-      const base = syscall.SYSCALL_DESIGNS[m.base];
-      expect(base, m.base).toBeDefined();
-      expect(SYSCALL_PROPERTY_NAMES).toContain(m.property);
-      for (const p of SYSCALL_PROPERTY_NAMES) expect(checkSyscallScenario(base!, p, m.witness), p).toBeUndefined();
-    } else {
-      const base = PRESETS[m.base];
-      expect(base, m.base).toBeDefined();
-      expect(PROPERTY_NAMES).toContain(m.property);
-      for (const p of PROPERTY_NAMES) expect(checkScenario(base!, p, m.witness), p).toBeUndefined();
-    }
+    expectBasePassesWitness(m);
   });
 
   it('fails the mutant’s own property at its last operation', () => {
-    const failure =
-      m.level === 'syscall'
-        ? checkSyscallScenario(m.design, m.property, m.witness)
-        : checkScenario(m.design, m.property, m.witness);
+    const failure = witnessFailure(m);
     expect(failure, m.property).toBeDefined();
     expect(failure!.step).toBe(m.minimal - 1);
   });
